@@ -1,0 +1,1 @@
+//! Structural diff of two BTFs (to be written).

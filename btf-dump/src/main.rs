@@ -1,0 +1,2 @@
+//! The `btf-dump` command (to be written).
+fn main() {}

@@ -1,0 +1,345 @@
+//! [`Btf`]: a parsed type graph with its string table, possibly split on a base.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::ids::{StrOff, TypeId};
+use crate::kind::Kind;
+use crate::types::{Type, TypeData};
+
+/// Byte order of a BTF blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Endian {
+    /// Little endian (x86, arm64, ...).
+    #[default]
+    Little,
+    /// Big endian (s390x, ...).
+    Big,
+}
+
+impl Endian {
+    /// The byte order of the machine running this code.
+    pub fn native() -> Endian {
+        if cfg!(target_endian = "big") {
+            Endian::Big
+        } else {
+            Endian::Little
+        }
+    }
+}
+
+/// A BTF type graph: the types, the strings, and for split BTF the base.
+///
+/// Type ids run from 0 (`void`) to [`Btf::type_count`]` - 1`. For split BTF the
+/// ids below [`Btf::start_id`] and the string offsets below
+/// [`Btf::start_str_off`] are the base's.
+#[derive(Clone, Debug)]
+pub struct Btf {
+    endian: Endian,
+    base: Option<Arc<Btf>>,
+    start_id: u32,
+    start_str_off: u32,
+    strings: Vec<u8>,
+    types: Vec<Type>,
+}
+
+impl Btf {
+    /// Assembles a `Btf` from its parts. `start_id` must be the base's type count
+    /// (1 without a base), `start_str_off` the base's string length (0 without).
+    pub(crate) fn from_parts(
+        endian: Endian,
+        base: Option<Arc<Btf>>,
+        start_id: u32,
+        start_str_off: u32,
+        strings: Vec<u8>,
+        types: Vec<Type>,
+    ) -> Result<Btf> {
+        let total = u64::from(start_id) + types.len() as u64;
+        if total > u64::from(u32::MAX) {
+            return Err(Error::new(format!("too many types: {total}")));
+        }
+        if u64::from(start_str_off) + strings.len() as u64 > u64::from(u32::MAX) {
+            return Err(Error::new("string section too large"));
+        }
+        Ok(Btf {
+            endian,
+            base,
+            start_id,
+            start_str_off,
+            strings,
+            types,
+        })
+    }
+
+    /// Parses raw BTF (see [`crate::read::raw::parse`]).
+    pub fn parse(data: &[u8]) -> Result<Btf> {
+        crate::read::raw::parse(data, None)
+    }
+
+    /// Parses raw split BTF on `base`.
+    pub fn parse_split(data: &[u8], base: Arc<Btf>) -> Result<Btf> {
+        crate::read::raw::parse(data, Some(base))
+    }
+
+    /// Writes this BTF (its own part, for split BTF) as a raw blob in its byte order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        crate::write::to_bytes(self, self.endian)
+    }
+
+    /// The byte order the blob was read in (and is written in).
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+
+    /// Changes the byte order used by [`Btf::to_bytes`].
+    pub fn set_endian(&mut self, endian: Endian) {
+        self.endian = endian;
+    }
+
+    /// The base, for split BTF.
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+
+    /// The first id of this BTF's own types (1 for base BTF).
+    pub fn start_id(&self) -> u32 {
+        self.start_id
+    }
+
+    /// The first string offset of this BTF's own strings (0 for base BTF).
+    pub fn start_str_off(&self) -> u32 {
+        self.start_str_off
+    }
+
+    /// The number of type ids, `void` and the base's included: one past the last id.
+    pub fn type_count(&self) -> u32 {
+        self.start_id + self.types.len() as u32
+    }
+
+    /// The number of this BTF's own types (without base, without `void`).
+    pub fn own_type_count(&self) -> usize {
+        self.types.len()
+    }
+
+    /// Total string length: base strings plus own strings.
+    pub fn str_len_total(&self) -> u32 {
+        self.start_str_off + self.strings.len() as u32
+    }
+
+    /// This BTF's own string section.
+    pub fn own_strings(&self) -> &[u8] {
+        &self.strings
+    }
+
+    /// This BTF's own types, in id order.
+    pub fn own_type_slice(&self) -> &[Type] {
+        &self.types
+    }
+
+    /// This BTF's own types with their ids.
+    pub fn own_types(&self) -> impl ExactSizeIterator<Item = (TypeId, &Type)> + '_ {
+        let start = self.start_id;
+        self.types
+            .iter()
+            .enumerate()
+            .map(move |(i, t)| (TypeId(start + i as u32), t))
+    }
+
+    /// Every type with its id, the base's first; `void` is not included.
+    pub fn types(&self) -> impl Iterator<Item = (TypeId, &Type)> + '_ {
+        (1..self.type_count())
+            .filter_map(move |i| self.type_by_id(TypeId(i)).map(|t| (TypeId(i), t)))
+    }
+
+    /// The type with this id; `None` for `void` (id 0) and ids out of range.
+    #[inline]
+    pub fn type_by_id(&self, id: TypeId) -> Option<&Type> {
+        if id.0 >= self.start_id {
+            self.types.get((id.0 - self.start_id) as usize)
+        } else {
+            match &self.base {
+                Some(b) => b.type_by_id(id),
+                None => None,
+            }
+        }
+    }
+
+    /// The type with this id, or an error naming the id.
+    pub fn get(&self, id: TypeId) -> Result<&Type> {
+        self.type_by_id(id).ok_or_else(|| {
+            Error::new(format!(
+                "type id {} is not a type (there are {})",
+                id.0,
+                self.type_count()
+            ))
+            .with_type(id.0)
+        })
+    }
+
+    /// The bytes of the NUL-terminated string at `off` (without the NUL), or
+    /// `None` when the offset is out of range.
+    #[inline]
+    pub fn str_bytes(&self, off: StrOff) -> Option<&[u8]> {
+        if off.0 >= self.start_str_off {
+            let s = self.strings.get((off.0 - self.start_str_off) as usize..)?;
+            let end = memchr0(s)?;
+            Some(&s[..end])
+        } else {
+            self.base.as_ref()?.str_bytes(off)
+        }
+    }
+
+    /// The string at `off` as UTF-8 (lossy: invalid bytes make it `None`).
+    #[inline]
+    pub fn str_at(&self, off: StrOff) -> Option<&str> {
+        std::str::from_utf8(self.str_bytes(off)?).ok()
+    }
+
+    /// The name of a type; `""` for anonymous types, `void` and bad offsets.
+    pub fn name_of(&self, id: TypeId) -> &str {
+        self.type_by_id(id)
+            .and_then(|t| self.str_at(t.name_off))
+            .unwrap_or("")
+    }
+
+    /// Follows modifiers (CONST, VOLATILE, RESTRICT, TYPE_TAG) and, if
+    /// `typedefs`, typedefs; returns the first other type's id. Stops after
+    /// 32 steps (a loop) and returns where it stopped.
+    pub fn skip_mods(&self, mut id: TypeId, typedefs: bool) -> TypeId {
+        for _ in 0..MAX_RESOLVE_DEPTH {
+            match self.type_by_id(id).map(|t| &t.data) {
+                Some(TypeData::Const(t))
+                | Some(TypeData::Volatile(t))
+                | Some(TypeData::Restrict(t))
+                | Some(TypeData::TypeTag(t)) => id = *t,
+                Some(TypeData::Typedef(t)) if typedefs => id = *t,
+                _ => return id,
+            }
+        }
+        id
+    }
+
+    /// The size in bytes of a type as the C compiler sees it: follows
+    /// modifiers, typedefs and VARs, multiplies arrays. Pointers are
+    /// `ptr_size` bytes. Errors on `void`, FUNC, FWD and loops.
+    pub fn resolve_size(&self, id: TypeId, ptr_size: u32) -> Result<u64> {
+        let mut id = id;
+        let mut nelems: u64 = 1;
+        for _ in 0..MAX_RESOLVE_DEPTH {
+            let t = self.get(id)?;
+            let sz = match &t.data {
+                TypeData::Int(i) => u64::from(i.size),
+                TypeData::Struct(c) | TypeData::Union(c) => u64::from(c.size),
+                TypeData::Enum(e) => u64::from(e.size),
+                TypeData::Enum64(e) => u64::from(e.size),
+                TypeData::Datasec(d) => u64::from(d.size),
+                TypeData::Float(f) => u64::from(f.size),
+                TypeData::Ptr(_) => u64::from(ptr_size),
+                TypeData::Typedef(t)
+                | TypeData::Const(t)
+                | TypeData::Volatile(t)
+                | TypeData::Restrict(t)
+                | TypeData::TypeTag(t) => {
+                    id = *t;
+                    continue;
+                }
+                TypeData::Var(v) => {
+                    id = v.ty;
+                    continue;
+                }
+                TypeData::Array(a) => {
+                    nelems = nelems
+                        .checked_mul(u64::from(a.nelems))
+                        .filter(|n| *n <= u64::from(u32::MAX))
+                        .ok_or_else(|| Error::new("array size overflows u32").with_type(id.0))?;
+                    id = a.elem;
+                    continue;
+                }
+                _ => {
+                    return Err(
+                        Error::new(format!("{} has no size", t.kind().name())).with_type(id.0)
+                    );
+                }
+            };
+            return nelems
+                .checked_mul(sz)
+                .filter(|n| *n <= u64::from(u32::MAX))
+                .ok_or_else(|| Error::new("type size overflows u32").with_type(id.0));
+        }
+        Err(Error::new("type chain too deep or looping").with_type(id.0))
+    }
+
+    /// The natural alignment of a type, as libbpf's `btf__align_of` computes it
+    /// (packed structs align to 1). `ptr_size` is the pointer size.
+    pub fn align_of(&self, id: TypeId, ptr_size: u32) -> Result<u32> {
+        self.align_of_depth(id, ptr_size, 0)
+    }
+
+    fn align_of_depth(&self, id: TypeId, ptr_size: u32, depth: u32) -> Result<u32> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return Err(Error::new("type chain too deep or looping").with_type(id.0));
+        }
+        let t = self.get(id)?;
+        Ok(match &t.data {
+            TypeData::Int(i) => i.size.min(ptr_size.max(1)),
+            TypeData::Enum(e) => e.size.min(ptr_size.max(1)),
+            TypeData::Enum64(e) => e.size.min(ptr_size.max(1)),
+            TypeData::Float(f) => f.size.min(ptr_size.max(1)),
+            TypeData::Ptr(_) => ptr_size,
+            TypeData::Typedef(t)
+            | TypeData::Const(t)
+            | TypeData::Volatile(t)
+            | TypeData::Restrict(t)
+            | TypeData::TypeTag(t) => self.align_of_depth(*t, ptr_size, depth + 1)?,
+            TypeData::Array(a) => self.align_of_depth(a.elem, ptr_size, depth + 1)?,
+            TypeData::Struct(c) | TypeData::Union(c) => {
+                let mut max = 1;
+                for m in &c.members {
+                    let a = self.align_of_depth(m.ty, ptr_size, depth + 1)?;
+                    if a == 0 {
+                        return Err(Error::new("member with zero alignment").with_type(id.0));
+                    }
+                    max = max.max(a);
+                    // A member off its natural alignment means the struct is packed.
+                    if m.bit_offset(t.kind_flag) % (8 * a) != 0 {
+                        return Ok(1);
+                    }
+                }
+                // So does a size that is not a multiple of the alignment.
+                if c.size % max != 0 {
+                    return Ok(1);
+                }
+                max
+            }
+            _ => {
+                return Err(
+                    Error::new(format!("{} has no alignment", t.kind().name())).with_type(id.0)
+                )
+            }
+        })
+    }
+
+    /// Whether the type is of this kind.
+    pub fn is_kind(&self, id: TypeId, kind: Kind) -> bool {
+        self.type_by_id(id).is_some_and(|t| t.kind() == kind)
+    }
+
+    /// Mutable access to the own types (for tools that rewrite BTF in place).
+    pub fn own_types_mut(&mut self) -> &mut Vec<Type> {
+        &mut self.types
+    }
+
+    /// Splits this BTF into its parts: (endian, base, own strings, own types).
+    pub fn into_parts(self) -> (Endian, Option<Arc<Btf>>, Vec<u8>, Vec<Type>) {
+        (self.endian, self.base, self.strings, self.types)
+    }
+}
+
+/// How many links [`Btf::skip_mods`] and [`Btf::resolve_size`] follow before
+/// deciding a chain loops (libbpf's `MAX_RESOLVE_DEPTH`).
+pub const MAX_RESOLVE_DEPTH: u32 = 32;
+
+#[inline]
+fn memchr0(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == 0)
+}

@@ -1,0 +1,119 @@
+//! Writing BTF: the mirror of [`crate::read::raw`].
+//!
+//! The output is the canonical layout: a 24-byte header, the type section right
+//! after it, the string section right after that. Parsing then writing a blob
+//! in that layout gives back the same bytes.
+
+use crate::btf::{Btf, Endian};
+use crate::read::raw::{HEADER_LEN, MAGIC, VERSION};
+use crate::types::{Type, TypeData};
+
+/// Serializes the own part of `btf` (all of it for base BTF) in byte order `endian`.
+pub fn to_bytes(btf: &Btf, endian: Endian) -> Vec<u8> {
+    let types = btf.own_type_slice();
+    let strings = btf.own_strings();
+    let type_len: usize = types.iter().map(Type::record_size).sum();
+    let mut out = Vec::with_capacity(HEADER_LEN as usize + type_len + strings.len());
+    let mut w = Writer {
+        out: &mut out,
+        endian,
+    };
+    w.u16(MAGIC);
+    w.out.push(VERSION);
+    w.out.push(0);
+    w.u32(HEADER_LEN);
+    w.u32(0);
+    w.u32(type_len as u32);
+    w.u32(type_len as u32);
+    w.u32(strings.len() as u32);
+    for t in types {
+        write_type(&mut w, t);
+    }
+    out.extend_from_slice(strings);
+    out
+}
+
+/// Appends one type record to `out` in byte order `endian`.
+pub fn write_type_to(out: &mut Vec<u8>, endian: Endian, t: &Type) {
+    write_type(&mut Writer { out, endian }, t);
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    endian: Endian,
+}
+
+impl Writer<'_> {
+    #[inline]
+    fn u32(&mut self, v: u32) {
+        match self.endian {
+            Endian::Little => self.out.extend_from_slice(&v.to_le_bytes()),
+            Endian::Big => self.out.extend_from_slice(&v.to_be_bytes()),
+        }
+    }
+    #[inline]
+    fn u16(&mut self, v: u16) {
+        match self.endian {
+            Endian::Little => self.out.extend_from_slice(&v.to_le_bytes()),
+            Endian::Big => self.out.extend_from_slice(&v.to_be_bytes()),
+        }
+    }
+}
+
+fn write_type(w: &mut Writer<'_>, t: &Type) {
+    w.u32(t.name_off.0);
+    w.u32(t.info());
+    w.u32(t.size_or_type());
+    match &t.data {
+        TypeData::Int(i) => w.u32(i.raw()),
+        TypeData::Array(a) => {
+            w.u32(a.elem.0);
+            w.u32(a.index.0);
+            w.u32(a.nelems);
+        }
+        TypeData::Struct(c) | TypeData::Union(c) => {
+            for m in &c.members {
+                w.u32(m.name_off.0);
+                w.u32(m.ty.0);
+                w.u32(m.offset);
+            }
+        }
+        TypeData::Enum(e) => {
+            for v in &e.values {
+                w.u32(v.name_off.0);
+                w.u32(v.val);
+            }
+        }
+        TypeData::Enum64(e) => {
+            for v in &e.values {
+                w.u32(v.name_off.0);
+                w.u32(v.val as u32);
+                w.u32((v.val >> 32) as u32);
+            }
+        }
+        TypeData::FuncProto(p) => {
+            for q in &p.params {
+                w.u32(q.name_off.0);
+                w.u32(q.ty.0);
+            }
+        }
+        TypeData::Var(v) => w.u32(v.linkage),
+        TypeData::Datasec(d) => {
+            for v in &d.vars {
+                w.u32(v.ty.0);
+                w.u32(v.offset);
+                w.u32(v.size);
+            }
+        }
+        TypeData::DeclTag(d) => w.u32(d.component_idx as u32),
+        TypeData::Ptr(_)
+        | TypeData::Fwd
+        | TypeData::Typedef(_)
+        | TypeData::Volatile(_)
+        | TypeData::Const(_)
+        | TypeData::Restrict(_)
+        | TypeData::Func(_)
+        | TypeData::Float(_)
+        | TypeData::TypeTag(_) => {}
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for btfkit's integration tests.
