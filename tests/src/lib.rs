@@ -1,1 +1,88 @@
-//! Shared helpers for btfkit's integration tests.
+//! Shared helpers for btfkit's integration tests: where the oracles and the real
+//! inputs are, and the rule that an oracle may be missing on a developer's
+//! machine (the test skips, saying so) but never in CI (`CI=true`: the test fails).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Debian 6.1 vmlinux with DWARF and the `.BTF` its build made.
+pub const VMLINUX_61: &str = "/usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64";
+/// The Debian 6.1 modules with DWARF and split `.BTF`.
+pub const MODULES_61: &str = "/usr/lib/debug/lib/modules/6.1.0-50-cloud-amd64";
+/// The running kernel's BTF.
+pub const SYS_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+/// Whether tests run in CI, where a missing oracle is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Returns `true` when `ok`; otherwise fails the test in CI, or prints that the
+/// test skips and returns `false` elsewhere.
+pub fn oracle(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if in_ci() {
+        panic!("oracle missing in CI (CI=true): {what}");
+    }
+    eprintln!("SKIP: oracle missing: {what}");
+    false
+}
+
+/// Returns the path when the file exists, under the [`oracle`] rule.
+pub fn oracle_file(path: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    oracle(p.exists(), path).then_some(p)
+}
+
+/// Whether a program is on PATH, under the [`oracle`] rule.
+pub fn oracle_program(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    oracle(found, name)
+}
+
+/// The workspace root (the folder holding the top `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// `../shared` beside the workspace (suites, kernel config), under the [`oracle`] rule.
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = workspace_root().join("../shared");
+    oracle(p.join("suites").exists(), "../shared/suites").then_some(p)
+}
+
+/// Every module (`*.ko`, `*.ko.zst`, `*.ko.xz`) under [`MODULES_61`], sorted.
+pub fn modules_61() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from(MODULES_61)];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains(".ko") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs a command and returns its stdout, panicking with its stderr on failure.
+pub fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
