@@ -1,21 +1,24 @@
-//! Parses a BTF file and checks that writing it back gives the same bytes.
-fn main() {
+//! Loads a BTF file (raw, ELF, zstd, sysfs), reports the parse time, and checks
+//! that writing it back gives the bytes it was read from.
+//!
+//! `cargo run --release --example roundtrip -- FILE [BASE]`
+use std::sync::Arc;
+
+fn main() -> Result<(), btf::Error> {
     let args: Vec<String> = std::env::args().collect();
-    let base = args
-        .get(2)
-        .map(|b| std::sync::Arc::new(btf::load(b).unwrap()));
-    let t = std::time::Instant::now();
-    let data = std::fs::read(&args[1]).unwrap();
-    let btf = btf::parse_any(&data, base).unwrap();
-    println!("parsed {} types in {:?}", btf.type_count(), t.elapsed());
-    let out = btf.to_bytes();
-    let raw = if data.starts_with(b"\x7fELF") {
-        btf::read::elf::section_data(&data, ".BTF")
-            .unwrap()
-            .unwrap()
-            .into_owned()
-    } else {
-        data
+    let Some(path) = args.get(1) else {
+        eprintln!("usage: roundtrip FILE [BASE]");
+        std::process::exit(2);
     };
-    println!("roundtrip equal: {}", out == raw);
+    let base = match args.get(2) {
+        Some(b) => Some(Arc::new(btf::load(b)?)),
+        None => None,
+    };
+    let t = std::time::Instant::now();
+    let btf = btf::load_with_base(path, base)?;
+    println!("parsed {} types in {:?}", btf.type_count(), t.elapsed());
+    let data = btf::read::file::read_file(path.as_ref())?;
+    let raw = btf::read::raw_btf_bytes(&data)?;
+    println!("roundtrip equal: {}", btf.to_bytes() == *raw);
+    Ok(())
 }

@@ -197,7 +197,7 @@ pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
         if base.is_none() && strings.first() != Some(&0) {
             return Err(Error::at(
                 str_start as u64,
-                "string section must start with an empty string (NUL byte)",
+                "string section must start with an empty string (NUL byte); split BTF? pass its base",
             ));
         }
         if strings.last() != Some(&0) {

@@ -1,0 +1,153 @@
+//! Parser, writer and builder behaviour on small built inputs: round trips,
+//! split BTF, byte orders, and clear errors (never a panic) on bad input.
+
+use std::sync::Arc;
+
+use btf::types::*;
+use btf::{Btf, Builder, Endian, Kind, NameIndex, TypeData, TypeId};
+
+/// A small BTF with one type of every kind.
+fn sample() -> Btf {
+    let mut b = Builder::new();
+    let int = b.add_int("int", 4, INT_SIGNED);
+    let ptr = b.add_ptr(int);
+    let arr = b.add_array(int, int, 4);
+    let s = b.add_struct("s", 24, &[("a", int, 0), ("p", ptr, 64), ("arr", arr, 128)]);
+    let u = b.add_union("u", 4, &[("x", int, 0)]);
+    let e = b.add_enum("e", 4, true, &[("A", -1), ("B", 2)]);
+    b.add_fwd("f", true);
+    let td = b.add_typedef("td", s);
+    b.add_volatile(td);
+    let c = b.add_const(u);
+    b.add_type(Type::new(TypeData::Restrict(ptr)));
+    let fp = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
+    let f = b.add_func("fn", fp, linkage::GLOBAL as u16);
+    let v = b.add_var("v", int, linkage::GLOBAL);
+    let n = b.add_str(".data");
+    b.add_type(Type::named(
+        n,
+        TypeData::Datasec(Datasec { size: 4, vars: vec![VarSecInfo { ty: v, offset: 0, size: 4 }] }),
+    ));
+    b.add_float("double", 8);
+    b.add_decl_tag("tag", f, -1);
+    b.add_type_tag("user", int);
+    let n = b.add_str("e64");
+    let mut t = Type::named(
+        n,
+        TypeData::Enum64(Enum64 { size: 8, values: vec![Enum64Value { name_off: b.add_str("BIG"), val: 1 << 40 }] }),
+    );
+    t.kind_flag = false;
+    b.add_type(t);
+    let _ = e;
+    b.finish().unwrap()
+}
+
+#[test]
+fn every_kind_roundtrips() {
+    let btf = sample();
+    let bytes = btf.to_bytes();
+    let back = Btf::parse(&bytes).unwrap();
+    assert_eq!(back.own_type_slice(), btf.own_type_slice());
+    assert_eq!(back.to_bytes(), bytes);
+    let kinds: Vec<Kind> = back.types().map(|(_, t)| t.kind()).collect();
+    for k in 1..=Kind::MAX {
+        assert!(kinds.contains(&Kind::from_u8(k).unwrap()), "kind {k} missing");
+    }
+}
+
+#[test]
+fn big_endian_roundtrips() {
+    let mut btf = sample();
+    btf.set_endian(Endian::Big);
+    let bytes = btf.to_bytes();
+    assert_eq!(&bytes[..2], &[0xeb, 0x9f]);
+    let back = Btf::parse(&bytes).unwrap();
+    assert_eq!(back.endian(), Endian::Big);
+    assert_eq!(back.to_bytes(), bytes);
+}
+
+#[test]
+fn split_ids_and_strings_continue_from_base() {
+    let base = Arc::new(sample());
+    let mut b = Builder::new_split(base.clone());
+    let int = NameIndex::new(&base).find("int", Kind::Int).unwrap();
+    // A string the base has is not added again.
+    assert_eq!(b.add_str("int"), base.get(int).unwrap().name_off);
+    let p = b.add_ptr(int);
+    assert_eq!(p.0, base.type_count());
+    let s = b.add_struct("only_in_split", 8, &[("p", p, 0)]);
+    let split = b.finish().unwrap();
+    let bytes = split.to_bytes();
+    let back = Btf::parse_split(&bytes, base.clone()).unwrap();
+    assert_eq!(back.name_of(s), "only_in_split");
+    assert_eq!(back.name_of(int), "int");
+    assert_eq!(back.to_bytes(), bytes);
+    // Without its base, split BTF is refused with a hint.
+    let err = Btf::parse(&bytes).unwrap_err().to_string();
+    assert!(err.contains("base"), "{err}");
+}
+
+#[test]
+fn sizes_and_alignment() {
+    let btf = sample();
+    let idx = NameIndex::new(&btf);
+    let s = idx.find("s", Kind::Struct).unwrap();
+    assert_eq!(btf.resolve_size(s, 8).unwrap(), 24);
+    assert_eq!(btf.align_of(s, 8).unwrap(), 8);
+    let td = idx.find("td", Kind::Typedef).unwrap();
+    assert_eq!(btf.skip_mods(td, true), s);
+    assert!(btf.resolve_size(TypeId::VOID, 8).is_err());
+}
+
+#[test]
+fn truncations_and_corruptions_error_cleanly() {
+    let bytes = sample().to_bytes();
+    for len in 0..bytes.len() {
+        let r = Btf::parse(&bytes[..len]);
+        if let Err(e) = r {
+            assert!(!e.to_string().is_empty());
+        }
+    }
+    // Deterministic byte flips: every outcome is Ok or an Err with a message.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut m = bytes.clone();
+        let pos = (state as usize) % m.len();
+        m[pos] ^= (state >> 32) as u8 | 1;
+        if let Ok(btf) = Btf::parse(&m) {
+            // Whatever parses also writes and resolves without panicking.
+            let _ = btf.to_bytes();
+            for (id, _) in btf.types() {
+                let _ = btf.resolve_size(id, 8);
+                let _ = btf.align_of(id, 8);
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_name_offsets() {
+    let mut bytes = sample().to_bytes();
+    bytes[0] = 0;
+    let e = Btf::parse(&bytes).unwrap_err();
+    assert_eq!(e.offset(), Some(0));
+    assert!(e.to_string().contains("magic"));
+    let bytes = sample().to_bytes();
+    let e = Btf::parse(&bytes[..30]).unwrap_err();
+    assert!(e.to_string().contains("past the end"), "{e}");
+}
+
+#[test]
+fn newer_header_is_a_clear_error() {
+    let bytes = sample().to_bytes();
+    // A 32-byte header with a non-zero field past the known 24 bytes.
+    let mut m = bytes[..24].to_vec();
+    m[4] = 32;
+    m.extend_from_slice(&[0, 0, 0, 0, 8, 0, 0, 0]);
+    m.extend_from_slice(&bytes[24..]);
+    let e = Btf::parse(&m).unwrap_err().to_string();
+    assert!(e.contains("newer BTF format"), "{e}");
+}
