@@ -253,3 +253,170 @@ pub fn kernel_available() -> bool {
         "bpf(BPF_BTF_LOAD) (needs root and the bpf syscall)",
     )
 }
+
+/// Builds a raw little-endian blob from type words and a string section.
+pub fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+    let tl = (types.len() * 4) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+    for w in [24u32, 0, tl, tl, strings.len() as u32] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in types {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(strings);
+    b
+}
+
+/// `info` word: kind, vlen, kind_flag.
+pub fn info(kind: u32, vlen: u32, kflag: bool) -> u32 {
+    (u32::from(kflag) << 31) | (kind << 24) | vlen
+}
+
+/// Hand-made blobs probing rules that differ between kernels or are easy to
+/// get wrong: tag kind_flags, Latin-1 names, name lengths, linkage, deep
+/// chains, special struct fields.
+pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
+    let int = [1u32, info(1, 0, false), 4, 0x0100_0020]; // [1] int (name "int" at 1)
+    let mut out = Vec::new();
+    // strings: \0int\0s\0a\0tag\0tt\0
+    let s1 = b"\0int\0s\0a\0tag\0tt\0kptr\0".to_vec();
+    let st = [5u32, info(4, 1, false), 4, 7, 1, 0]; // [2] struct s { int a; }
+    for (name, kflag, comp) in [
+        ("decl_tag kflag comp=0", true, 0u32),
+        ("decl_tag kflag comp=-1", true, u32::MAX),
+        ("decl_tag comp=1", false, 1),
+    ] {
+        let mut t = int.to_vec();
+        t.extend(st);
+        t.extend([9u32, info(17, 0, kflag), 2, comp]);
+        out.push((name, blob(&t, &s1)));
+    }
+    for kflag in [false, true] {
+        let mut t = int.to_vec();
+        t.extend([13u32, info(18, 0, kflag), 1]); // [2] type_tag "tt" -> int
+        t.extend([0u32, info(2, 0, false), 2]); // [3] ptr -> [2]
+        out.push((
+            if kflag { "type_tag kflag" } else { "type_tag" },
+            blob(&t, &s1),
+        ));
+    }
+    // Latin-1 and odd names on a typedef.
+    for (label, nm) in [
+        ("typedef latin1 name", &b"\xe9t\xe9"[..]),
+        ("typedef 0xd7 name", &b"a\xd7"[..]),
+        ("typedef 0x80 name", &b"a\x80"[..]),
+        ("typedef dollar name", &b"a$b"[..]),
+        ("typedef dot name", &b".a.b"[..]),
+        ("typedef digit first", &b"1a"[..]),
+    ] {
+        let mut s = b"\0int\0".to_vec();
+        let off = s.len() as u32;
+        s.extend_from_slice(nm);
+        s.push(0);
+        let mut t = int.to_vec();
+        t.extend([off, info(8, 0, false), 1]);
+        out.push((label, blob(&t, &s)));
+    }
+    for len in [511usize, 512, 513] {
+        let mut s = b"\0int\0".to_vec();
+        s.extend(std::iter::repeat_n(b'a', len));
+        s.push(0);
+        let mut t = int.to_vec();
+        t.extend([5u32, info(8, 0, false), 1]);
+        out.push((
+            match len {
+                511 => "typedef name 511",
+                512 => "typedef name 512",
+                _ => "typedef name 513",
+            },
+            blob(&t, &s),
+        ));
+    }
+    // DATASEC names.
+    for (label, nm) in [
+        ("datasec name nbsp", &b".data\xa0x"[..]),
+        ("datasec name space", &b".da ta"[..]),
+        ("datasec name 0x7f", &b".da\x7f"[..]),
+        ("datasec name 0x85", &b".da\x85"[..]),
+    ] {
+        let mut s = b"\0int\0v\0".to_vec();
+        let off = s.len() as u32;
+        s.extend_from_slice(nm);
+        s.push(0);
+        let mut t = int.to_vec();
+        t.extend([5u32, info(14, 0, false), 1, 1]); // [2] var v
+        t.extend([off, info(15, 1, false), 4, 2, 0, 4]); // [3] datasec
+        out.push((label, blob(&t, &s)));
+    }
+    // FUNC linkages 0..3.
+    for l in 0..3u32 {
+        let mut t = int.to_vec();
+        t.extend([0u32, info(13, 0, false), 1]); // [2] proto int(void)
+        t.extend([5u32, info(12, l, false), 2]); // [3] func s
+        out.push((
+            ["func static", "func global", "func extern"][l as usize],
+            blob(&t, &s1),
+        ));
+    }
+    // Chains of 31..34 CONSTs over int.
+    for n in [31u32, 32, 33, 34] {
+        let mut t = int.to_vec();
+        // [2] -> [3] -> ... -> [n+1] -> int: resolving [2] stacks them all.
+        for i in 0..n {
+            let next = if i + 1 == n { 1 } else { i + 3 };
+            t.extend([0u32, info(10, 0, false), next]);
+        }
+        out.push((
+            match n {
+                31 => "31 consts",
+                32 => "32 consts",
+                33 => "33 consts",
+                _ => "34 consts",
+            },
+            blob(&t, &s1),
+        ));
+    }
+    // const -> func, typedef -> func_proto, ptr -> decl_tag.
+    {
+        let mut t = int.to_vec();
+        t.extend([0u32, info(13, 0, false), 1]); // [2] proto
+        t.extend([5u32, info(12, 0, false), 2]); // [3] func s
+        t.extend([0u32, info(10, 0, false), 3]); // [4] const -> func
+        out.push(("const func", blob(&t, &s1)));
+        let mut t = int.to_vec();
+        t.extend([0u32, info(13, 0, false), 1]);
+        t.extend([5u32, info(8, 0, false), 2]); // typedef s -> proto
+        out.push(("typedef proto", blob(&t, &s1)));
+        let mut t = int.to_vec();
+        t.extend(st);
+        t.extend([9u32, info(17, 0, false), 2, u32::MAX]); // [3] decl_tag
+        t.extend([0u32, info(2, 0, false), 3]); // [4] ptr -> decl_tag
+        out.push(("ptr decl_tag", blob(&t, &s1)));
+    }
+    // Special fields: two bpf_spin_lock members; a kptr.
+    {
+        let s = b"\0int\0bpf_spin_lock\0val\0foo\0a\0b\0kptr\0p\0".to_vec();
+        let lock = [5u32, info(4, 1, false), 4, 19, 1, 0]; // [2] struct bpf_spin_lock { int val; }
+        let mut t = int.to_vec();
+        t.extend(lock);
+        t.extend([23u32, info(4, 2, false), 8, 27, 2, 0, 29, 2, 32]); // [3] foo {lock a; lock b;}
+        out.push(("two spin locks", blob(&t, &s)));
+        let mut t = int.to_vec();
+        t.extend(lock);
+        t.extend([23u32, info(4, 2, false), 8, 27, 2, 0, 29, 1, 32]); // [3] foo {lock a; int b;}
+        out.push(("one spin lock", blob(&t, &s)));
+        let mut t = int.to_vec();
+        t.extend(lock);
+        t.extend([23u32, info(4, 2, false), 8, 27, 2, 8, 29, 1, 0]); // [3] foo {int b; lock a at 1}
+        out.push(("misaligned spin lock", blob(&t, &s)));
+        let mut t = int.to_vec();
+        t.extend([23u32, info(4, 1, false), 4, 19, 1, 0]); // [2] struct foo { int val; }
+        t.extend([31u32, info(18, 0, false), 2]); // [3] type_tag kptr -> foo
+        t.extend([0u32, info(2, 0, false), 3]); // [4] ptr -> [3]
+        t.extend([29u32, info(4, 1, false), 8, 36, 4, 0]); // [5] struct b { ptr p }
+        out.push(("kptr member", blob(&t, &s)));
+    }
+    out
+}
