@@ -28,18 +28,25 @@ fn best_ms(runs: usize, mut f: impl FnMut()) -> f64 {
 
 #[test]
 fn running_kernel_btf_verifies() {
-    let Some(p) = oracle_file(SYS_VMLINUX) else { return };
+    let Some(p) = oracle_file(SYS_VMLINUX) else {
+        return;
+    };
     let blob = raw(&p);
     let r = verify_raw(&blob, None);
     assert!(r.is_ok(), "{:?}", r.err().map(|e| e.message));
     let runs = if cfg!(debug_assertions) { 1 } else { 10 };
     let ms = best_ms(runs, || assert!(verify_raw(&blob, None).is_ok()));
-    eprintln!("verify /sys/kernel/btf/vmlinux ({} bytes): {ms:.1} ms (best of {runs})", blob.len());
+    eprintln!(
+        "verify /sys/kernel/btf/vmlinux ({} bytes): {ms:.1} ms (best of {runs})",
+        blob.len()
+    );
 }
 
 #[test]
 fn vmlinux_61_and_all_modules_verify() {
-    let Some(p) = oracle_file(VMLINUX_61) else { return };
+    let Some(p) = oracle_file(VMLINUX_61) else {
+        return;
+    };
     let blob = raw(&p);
     let r = verify_raw(&blob, None);
     assert!(r.is_ok(), "{:?}", r.err().map(|e| e.message));
@@ -53,7 +60,9 @@ fn vmlinux_61_and_all_modules_verify() {
         return;
     }
     let t = Instant::now();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
     let failures: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|k| {
@@ -80,5 +89,10 @@ fn vmlinux_61_and_all_modules_verify() {
         mods.len(),
         t.elapsed().as_secs_f64() * 1e3
     );
-    assert!(failures.is_empty(), "{} modules rejected:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} modules rejected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
