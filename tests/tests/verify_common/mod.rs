@@ -1,0 +1,422 @@
+//! Shared by the verifier tests: the suite's blobs, deterministic mutations,
+//! and the real kernel's `bpf(BPF_BTF_LOAD)`.
+
+#![allow(dead_code)]
+
+use btfkit_tests::shared_dir;
+use serde_json::Value;
+
+/// Decodes lowercase hex.
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Reads a JSON file of `../shared/suites`.
+pub fn suite_json(name: &str) -> Option<Value> {
+    let dir = shared_dir()?;
+    let text = std::fs::read_to_string(dir.join("suites").join(name)).expect("read suite");
+    Some(serde_json::from_str(&text).expect("json"))
+}
+
+/// The 167 blobs of `raw_cases.json`, with their index and name.
+pub fn suite_blobs() -> Option<Vec<(u64, String, Vec<u8>)>> {
+    let suite = suite_json("raw_cases.json")?;
+    Some(
+        suite["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .map(|c| {
+                (
+                    c["index"].as_u64().expect("index"),
+                    c["name"].as_str().unwrap_or("").to_string(),
+                    hex(c["raw_btf_hex"].as_str().expect("hex")),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+fn put(b: &mut [u8], off: usize, v: u32) {
+    if off + 4 <= b.len() {
+        b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn get(b: &[u8], off: usize) -> u32 {
+    if off + 4 <= b.len() {
+        u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+    } else {
+        0
+    }
+}
+
+/// One deterministic mutation of a blob: mostly in the type section (words
+/// set to interesting values, kind/vlen/kflag changes, bit flips), sometimes
+/// in the header or strings, sometimes truncating or extending.
+pub fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut b = src.to_vec();
+    let n_ops = 1 + rng.below(2);
+    for _ in 0..n_ops {
+        let hdr_len = 24usize.min(b.len());
+        let type_len = get(&b, 12) as usize;
+        let tstart = hdr_len;
+        let tend = (tstart + type_len).min(b.len());
+        let words = (tend.saturating_sub(tstart)) / 4;
+        match rng.below(24) {
+            0..=11 if words > 0 => {
+                // An interesting value into a type-section word.
+                let w = tstart + 4 * rng.below(words);
+                let vals = [
+                    0u32,
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                    7,
+                    8,
+                    16,
+                    32,
+                    64,
+                    0xffff_ffff,
+                    0x8000_0000,
+                    get(&b, w).wrapping_add(1),
+                    get(&b, w).wrapping_sub(1),
+                    (rng.below(20) as u32) << 24,
+                    ((rng.below(20) as u32) << 24) | rng.below(4) as u32,
+                    0x8000_0000 | ((rng.below(20) as u32) << 24),
+                    rng.below(64) as u32,
+                    0x0100_0020,
+                    0x1000_0000,
+                ];
+                let v = vals[rng.below(vals.len())];
+                put(&mut b, w, v);
+            }
+            12..=15 if words > 0 => {
+                // A bit flip in the type section.
+                let w = tstart + 4 * rng.below(words);
+                let v = get(&b, w) ^ (1u32 << rng.below(32));
+                put(&mut b, w, v);
+            }
+            16..=17 if words > 0 => {
+                // Change a kind (the info word of some record start).
+                let w = tstart + 4 * rng.below(words);
+                let v = get(&b, w);
+                let kind = rng.below(21) as u32;
+                put(&mut b, w, (v & !0x1f00_0000) | (kind << 24));
+            }
+            21 => {
+                // A header word.
+                let w = 4 * (1 + rng.below(5));
+                let v = get(&b, w);
+                let d = [0u32, 1, 4, 0xffff_fffc, 24, 8];
+                put(&mut b, w, v.wrapping_add(d[rng.below(d.len())]));
+            }
+            22 if !b.is_empty() => {
+                // A byte anywhere.
+                let i = rng.below(b.len());
+                b[i] = [0u8, 0xff, b'!', b'a', 0x80, 0xe9, b' '][rng.below(7)];
+            }
+            23 if !b.is_empty() && rng.below(2) == 0 => {
+                let cut = rng.below(b.len());
+                b.truncate(cut);
+            }
+            23 => {
+                let extra = 1 + rng.below(8);
+                b.extend(std::iter::repeat_n(0u8, extra));
+            }
+            _ if words > 0 => {
+                // A small id into a type-section word (references).
+                let w = tstart + 4 * rng.below(words);
+                put(&mut b, w, rng.below(12) as u32);
+            }
+            _ => {}
+        }
+    }
+    b
+}
+
+/// What the real kernel said about a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelVerdict {
+    /// Loaded (an fd came back).
+    pub loaded: bool,
+    /// errno when it did not.
+    pub errno: i32,
+    /// The log (level 1), when asked for.
+    pub log: String,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct BtfLoadAttr {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+    btf_log_true_size: u32,
+    btf_flags: u32,
+    btf_token_fd: i32,
+    pad: [u64; 8],
+}
+
+/// `bpf(BPF_BTF_LOAD)` with a log of `log_size` bytes at level 1 (no log when 0).
+pub fn kernel_load(blob: &[u8], log_size: usize) -> KernelVerdict {
+    let mut log = vec![0u8; log_size];
+    let attr = BtfLoadAttr {
+        btf: blob.as_ptr() as u64,
+        btf_log_buf: if log_size > 0 {
+            log.as_mut_ptr() as u64
+        } else {
+            0
+        },
+        btf_size: blob.len() as u32,
+        btf_log_size: log_size as u32,
+        btf_log_level: u32::from(log_size > 0),
+        ..Default::default()
+    };
+    // SAFETY: `attr` is a properly initialised, live `union bpf_attr` prefix
+    // for BPF_BTF_LOAD (unused fields zero); the kernel reads `blob` (valid for
+    // `btf_size` bytes) and writes at most `btf_log_size` bytes into `log`,
+    // both alive for the call. The size passed is the struct's size.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            18 as libc::c_long,
+            &attr as *const BtfLoadAttr,
+            std::mem::size_of::<BtfLoadAttr>(),
+        )
+    };
+    let errno = if fd < 0 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        // SAFETY: `fd` is a file descriptor the kernel just gave us and nothing
+        // else owns.
+        unsafe { libc::close(fd as libc::c_int) };
+        0
+    };
+    let end = log.iter().position(|&c| c == 0).unwrap_or(log.len());
+    KernelVerdict {
+        loaded: fd >= 0,
+        errno,
+        log: String::from_utf8_lossy(&log[..end]).into_owned(),
+    }
+}
+
+/// Whether `bpf(BPF_BTF_LOAD)` works here (root, bpf() allowed), under the
+/// oracle rule: a skip locally, a failure in CI.
+pub fn kernel_available() -> bool {
+    // The smallest valid BTF: one INT.
+    let mut b = Vec::new();
+    for w in [0x0001_eb9fu32, 24, 0, 16, 16, 5] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b[0] = 0x9f;
+    b[1] = 0xeb;
+    b[2] = 1;
+    b[3] = 0;
+    for w in [1u32, 0x0100_0000, 4, 32] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(b"\0int\0");
+    let v = kernel_load(&b, 0);
+    btfkit_tests::oracle(
+        v.loaded,
+        "bpf(BPF_BTF_LOAD) (needs root and the bpf syscall)",
+    )
+}
+
+/// Builds a raw little-endian blob from type words and a string section.
+pub fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+    let tl = (types.len() * 4) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+    for w in [24u32, 0, tl, tl, strings.len() as u32] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in types {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(strings);
+    b
+}
+
+/// `info` word: kind, vlen, kind_flag.
+pub fn info(kind: u32, vlen: u32, kflag: bool) -> u32 {
+    (u32::from(kflag) << 31) | (kind << 24) | vlen
+}
+
+/// Hand-made blobs probing rules that differ between kernels or are easy to
+/// get wrong: tag kind_flags, Latin-1 names, name lengths, linkage, deep
+/// chains, special struct fields.
+pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
+    let int = [1u32, info(1, 0, false), 4, 0x0100_0020]; // [1] int (name "int" at 1)
+    let mut out = Vec::new();
+    // strings: \0int\0s\0a\0tag\0tt\0
+    let s1 = b"\0int\0s\0a\0tag\0tt\0kptr\0".to_vec();
+    let st = [5u32, info(4, 1, false), 4, 7, 1, 0]; // [2] struct s { int a; }
+    for (name, kflag, comp) in [
+        ("decl_tag kflag comp=0", true, 0u32),
+        ("decl_tag kflag comp=-1", true, u32::MAX),
+        ("decl_tag comp=1", false, 1),
+    ] {
+        let mut t = int.to_vec();
+        t.extend(st);
+        t.extend([9u32, info(17, 0, kflag), 2, comp]);
+        out.push((name, blob(&t, &s1)));
+    }
+    for kflag in [false, true] {
+        let mut t = int.to_vec();
+        t.extend([13u32, info(18, 0, kflag), 1]); // [2] type_tag "tt" -> int
+        t.extend([0u32, info(2, 0, false), 2]); // [3] ptr -> [2]
+        out.push((
+            if kflag { "type_tag kflag" } else { "type_tag" },
+            blob(&t, &s1),
+        ));
+    }
+    // Latin-1 and odd names on a typedef.
+    for (label, nm) in [
+        ("typedef latin1 name", &b"\xe9t\xe9"[..]),
+        ("typedef 0xd7 name", &b"a\xd7"[..]),
+        ("typedef 0x80 name", &b"a\x80"[..]),
+        ("typedef dollar name", &b"a$b"[..]),
+        ("typedef dot name", &b".a.b"[..]),
+        ("typedef digit first", &b"1a"[..]),
+    ] {
+        let mut s = b"\0int\0".to_vec();
+        let off = s.len() as u32;
+        s.extend_from_slice(nm);
+        s.push(0);
+        let mut t = int.to_vec();
+        t.extend([off, info(8, 0, false), 1]);
+        out.push((label, blob(&t, &s)));
+    }
+    for len in [511usize, 512, 513] {
+        let mut s = b"\0int\0".to_vec();
+        s.extend(std::iter::repeat_n(b'a', len));
+        s.push(0);
+        let mut t = int.to_vec();
+        t.extend([5u32, info(8, 0, false), 1]);
+        out.push((
+            match len {
+                511 => "typedef name 511",
+                512 => "typedef name 512",
+                _ => "typedef name 513",
+            },
+            blob(&t, &s),
+        ));
+    }
+    // DATASEC names.
+    for (label, nm) in [
+        ("datasec name nbsp", &b".data\xa0x"[..]),
+        ("datasec name space", &b".da ta"[..]),
+        ("datasec name 0x7f", &b".da\x7f"[..]),
+        ("datasec name 0x85", &b".da\x85"[..]),
+    ] {
+        let mut s = b"\0int\0v\0".to_vec();
+        let off = s.len() as u32;
+        s.extend_from_slice(nm);
+        s.push(0);
+        let mut t = int.to_vec();
+        t.extend([5u32, info(14, 0, false), 1, 1]); // [2] var v
+        t.extend([off, info(15, 1, false), 4, 2, 0, 4]); // [3] datasec
+        out.push((label, blob(&t, &s)));
+    }
+    // FUNC linkages 0..3.
+    for l in 0..3u32 {
+        let mut t = int.to_vec();
+        t.extend([0u32, info(13, 0, false), 1]); // [2] proto int(void)
+        t.extend([5u32, info(12, l, false), 2]); // [3] func s
+        out.push((
+            ["func static", "func global", "func extern"][l as usize],
+            blob(&t, &s1),
+        ));
+    }
+    // Chains of 31..34 CONSTs over int.
+    for n in [31u32, 32, 33, 34] {
+        let mut t = int.to_vec();
+        // [2] -> [3] -> ... -> [n+1] -> int: resolving [2] stacks them all.
+        for i in 0..n {
+            let next = if i + 1 == n { 1 } else { i + 3 };
+            t.extend([0u32, info(10, 0, false), next]);
+        }
+        out.push((
+            match n {
+                31 => "31 consts",
+                32 => "32 consts",
+                33 => "33 consts",
+                _ => "34 consts",
+            },
+            blob(&t, &s1),
+        ));
+    }
+    // const -> func, typedef -> func_proto, ptr -> decl_tag.
+    {
+        let mut t = int.to_vec();
+        t.extend([0u32, info(13, 0, false), 1]); // [2] proto
+        t.extend([5u32, info(12, 0, false), 2]); // [3] func s
+        t.extend([0u32, info(10, 0, false), 3]); // [4] const -> func
+        out.push(("const func", blob(&t, &s1)));
+        let mut t = int.to_vec();
+        t.extend([0u32, info(13, 0, false), 1]);
+        t.extend([5u32, info(8, 0, false), 2]); // typedef s -> proto
+        out.push(("typedef proto", blob(&t, &s1)));
+        let mut t = int.to_vec();
+        t.extend(st);
+        t.extend([9u32, info(17, 0, false), 2, u32::MAX]); // [3] decl_tag
+        t.extend([0u32, info(2, 0, false), 3]); // [4] ptr -> decl_tag
+        out.push(("ptr decl_tag", blob(&t, &s1)));
+    }
+    // Special fields: two bpf_spin_lock members; a kptr.
+    {
+        let s = b"\0int\0bpf_spin_lock\0val\0foo\0a\0b\0kptr\0p\0".to_vec();
+        let lock = [5u32, info(4, 1, false), 4, 19, 1, 0]; // [2] struct bpf_spin_lock { int val; }
+        let mut t = int.to_vec();
+        t.extend(lock);
+        t.extend([23u32, info(4, 2, false), 8, 27, 2, 0, 29, 2, 32]); // [3] foo {lock a; lock b;}
+        out.push(("two spin locks", blob(&t, &s)));
+        let mut t = int.to_vec();
+        t.extend(lock);
+        t.extend([23u32, info(4, 2, false), 8, 27, 2, 0, 29, 1, 32]); // [3] foo {lock a; int b;}
+        out.push(("one spin lock", blob(&t, &s)));
+        let mut t = int.to_vec();
+        t.extend(lock);
+        t.extend([23u32, info(4, 2, false), 8, 27, 2, 8, 29, 1, 0]); // [3] foo {int b; lock a at 1}
+        out.push(("misaligned spin lock", blob(&t, &s)));
+        let mut t = int.to_vec();
+        t.extend([23u32, info(4, 1, false), 4, 19, 1, 0]); // [2] struct foo { int val; }
+        t.extend([31u32, info(18, 0, false), 2]); // [3] type_tag kptr -> foo
+        t.extend([0u32, info(2, 0, false), 3]); // [4] ptr -> [3]
+        t.extend([29u32, info(4, 1, false), 8, 36, 4, 0]); // [5] struct b { ptr p }
+        out.push(("kptr member", blob(&t, &s)));
+    }
+    out
+}

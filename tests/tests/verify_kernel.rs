@@ -1,0 +1,296 @@
+//! Our verifier against the real kernel's `bpf(BPF_BTF_LOAD)`, so the suite
+//! cannot drift from what the running kernel does: a deterministic sample of
+//! the 167 suite cases (verdict, errno and the whole log), mutated blobs
+//! (verdict, errno, last log line), and real blobs (the running kernel's and
+//! the Debian 6.1 vmlinux BTF, plus mutations of it).
+//!
+//! Needs root and the bpf syscall: skipped locally without them, a failure in
+//! CI. Module (split) BTF cannot be handed to `BPF_BTF_LOAD`: its attributes
+//! end at `btf_token_fd` (6.18 rejects anything after it), with no base-BTF
+//! field, so split blobs are checked offline only (`verify_real.rs`).
+
+mod verify_common;
+
+use btf::verify::{verify_raw_with, Rules};
+use verify_common::*;
+
+/// Compares one blob; returns a description of the disagreement, if any.
+fn compare(what: &str, blob: &[u8], whole_log: bool) -> Option<String> {
+    let ours = verify_raw_with(blob, None, Rules::default());
+    let k = kernel_load(blob, 0);
+    if k.loaded != ours.is_ok() {
+        let kl = kernel_load(blob, 1 << 20);
+        return Some(format!(
+            "{what}: kernel loaded={} errno={} last={:?}; ours={:?}",
+            k.loaded,
+            k.errno,
+            kl.log.lines().last(),
+            ours.as_ref().err().map(|f| &f.rejection.message)
+        ));
+    }
+    let Err(f) = ours else { return None };
+    if f.errno != k.errno {
+        return Some(format!("{what}: errno kernel {} ours {}", k.errno, f.errno));
+    }
+    let kl = kernel_load(blob, 1 << 22);
+    let klast = kl
+        .log
+        .trim_end_matches('\n')
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    if kl.log.is_empty() {
+        // The kernel logged nothing: our message is our own explanation.
+        if !f.rejection.log.is_empty() {
+            return Some(format!(
+                "{what}: kernel log empty, ours {:?}",
+                f.rejection.log
+            ));
+        }
+        return None;
+    }
+    if klast != f.rejection.message {
+        return Some(format!(
+            "{what}: last line kernel {klast:?} ours {:?}",
+            f.rejection.message
+        ));
+    }
+    if whole_log && kl.log != f.rejection.log {
+        return Some(format!(
+            "{what}: logs differ\n--- kernel\n{}\n--- ours\n{}",
+            kl.log, f.rejection.log
+        ));
+    }
+    None
+}
+
+#[test]
+fn suite_sample_matches_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let Some(blobs) = suite_blobs() else { return };
+    let mut bad = Vec::new();
+    let mut n = 0;
+    // Every 4th case (42 of 167), plus every rejected case's whole log below.
+    for (i, name, blob) in blobs.iter().filter(|(i, _, _)| i % 4 == 1) {
+        n += 1;
+        if let Some(d) = compare(&format!("#{i} {name}"), blob, true) {
+            bad.push(d);
+        }
+    }
+    assert!(n >= 30);
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn whole_suite_matches_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let Some(blobs) = suite_blobs() else { return };
+    let bad: Vec<String> = blobs
+        .iter()
+        .filter_map(|(i, name, blob)| compare(&format!("#{i} {name}"), blob, true))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of 167 differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+fn mutation_count() -> usize {
+    std::env::var("BTFKIT_MUTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1200)
+}
+
+#[test]
+fn mutated_blobs_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let Some(blobs) = suite_blobs() else { return };
+    let total = mutation_count();
+    let mut rng = Rng::new(0x5eed_0001);
+    let mut bad = Vec::new();
+    let mut rejected = 0;
+    for k in 0..total {
+        let (i, _, src) = &blobs[k % blobs.len()];
+        let blob = mutate(src, &mut rng);
+        if verify_raw_with(&blob, None, Rules::default()).is_err() {
+            rejected += 1;
+        }
+        if let Some(d) = compare(
+            &format!("mutation {k} of #{i} ({})", to_hex(&blob)),
+            &blob,
+            false,
+        ) {
+            bad.push(d);
+        }
+    }
+    let agree = total - bad.len();
+    eprintln!(
+        "mutations: {agree}/{total} agree with the kernel ({:.2}%), {rejected} rejected",
+        100.0 * agree as f64 / total as f64
+    );
+    assert!(total >= 200);
+    assert!(
+        bad.is_empty(),
+        "{} of {total} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The `.BTF` section of the 6.1 vmlinux, raw.
+fn vmlinux_61_btf() -> Option<Vec<u8>> {
+    let p = btfkit_tests::oracle_file(btfkit_tests::VMLINUX_61)?;
+    let data = std::fs::read(p).expect("read vmlinux");
+    Some(
+        btf::read::file::raw_btf_bytes(&data)
+            .expect(".BTF")
+            .into_owned(),
+    )
+}
+
+#[test]
+fn real_blobs_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let mut blobs = Vec::new();
+    if let Some(p) = btfkit_tests::oracle_file(btfkit_tests::SYS_VMLINUX) {
+        blobs.push((
+            "/sys/kernel/btf/vmlinux".to_string(),
+            std::fs::read(p).expect("read"),
+        ));
+    }
+    if let Some(b) = vmlinux_61_btf() {
+        blobs.push(("6.1 vmlinux .BTF".to_string(), b));
+    }
+    for (name, blob) in &blobs {
+        let k = kernel_load(blob, 0);
+        assert!(
+            k.loaded,
+            "{name}: the kernel rejects it (errno {})",
+            k.errno
+        );
+        let ours = verify_raw_with(blob, None, Rules::default());
+        assert!(
+            ours.is_ok(),
+            "{name}: {:?}",
+            ours.err().map(|f| f.rejection.message)
+        );
+    }
+    // Mutations of the real blobs: verdict, errno and last log line.
+    let mut rng = Rng::new(0x5eed_0002);
+    let mut bad = Vec::new();
+    let per = if cfg!(debug_assertions) { 4 } else { 40 };
+    for (name, blob) in &blobs {
+        for k in 0..per {
+            let m = mutate_big(blob, &mut rng);
+            if let Some(d) = compare(&format!("{name} mutation {k}"), &m, false) {
+                bad.push(d);
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// A mutation of a big blob: one type-section word set to a small value or
+/// a bit flipped (header and strings left alone, so the types are reached).
+fn mutate_big(src: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut b = src.to_vec();
+    let type_len = u32::from_le_bytes([b[12], b[13], b[14], b[15]]) as usize;
+    let w = 24 + 4 * rng.below(type_len / 4);
+    let old = u32::from_le_bytes([b[w], b[w + 1], b[w + 2], b[w + 3]]);
+    let new = match rng.below(3) {
+        0 => rng.below(8) as u32,
+        1 => old ^ (1 << rng.below(32)),
+        _ => old.wrapping_add(1),
+    };
+    b[w..w + 4].copy_from_slice(&new.to_le_bytes());
+    b
+}
+
+#[test]
+#[ignore = "diagnostics: prints the distribution of messages over mutations"]
+fn mutation_message_histogram() {
+    let Some(blobs) = suite_blobs() else { return };
+    let mut rng = Rng::new(0x5eed_0001);
+    let mut h = std::collections::BTreeMap::new();
+    for k in 0..mutation_count() {
+        let (_, _, src) = &blobs[k % blobs.len()];
+        let blob = mutate(src, &mut rng);
+        let key = match verify_raw_with(&blob, None, Rules::default()) {
+            Ok(()) => "OK".to_string(),
+            Err(f) => {
+                let m = f.rejection.message;
+                m.rsplit([' ', '\t']).next().unwrap_or("").to_string()
+                    + " | "
+                    + &m.chars()
+                        .filter(|c| c.is_alphabetic() || *c == ' ')
+                        .collect::<String>()
+                        .split_whitespace()
+                        .rev()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+            }
+        };
+        *h.entry(key).or_insert(0) += 1;
+    }
+    for (k, v) in h {
+        eprintln!("{v:6} {k}");
+    }
+}
+
+/// Targeted blobs the verifier does not mirror yet (see docs/parts/verify.md).
+const KNOWN_GAPS: &[&str] = &["two spin locks"];
+
+#[test]
+fn targeted_blobs_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let mut bad = Vec::new();
+    for (name, blob) in targeted_blobs() {
+        if KNOWN_GAPS.contains(&name) {
+            continue;
+        }
+        if let Some(d) = compare(name, &blob, true) {
+            bad.push(d);
+        }
+    }
+    assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
+}
+
+#[test]
+#[ignore = "diagnostics: prints the kernel's verdict on the targeted blobs"]
+fn targeted_blobs_print() {
+    for (name, blob) in targeted_blobs() {
+        let k = kernel_load(&blob, 1 << 16);
+        let ours = verify_raw_with(&blob, None, Rules::default());
+        eprintln!(
+            "{name:28} kernel={} errno={} last={:?} ours={:?}",
+            k.loaded,
+            k.errno,
+            k.log.trim_end().lines().last().unwrap_or(""),
+            ours.err().map(|f| f.rejection.message)
+        );
+    }
+}
