@@ -216,16 +216,19 @@ pub fn diff(a: &Btf, b: &Btf) -> Diff {
 }
 
 /// Sorts types by kind, name, shape, id.
-fn report_order(btf: &Btf, mut v: Vec<(u64, TypeId)>) -> Vec<TypeId> {
-    v.sort_unstable_by(|x, y| {
-        let (tx, ty) = (btf.type_by_id(x.1), btf.type_by_id(y.1));
-        let kx = tx.map(|t| t.kind());
-        let ky = ty.map(|t| t.kind());
-        let nx = tx.map(|t| name(btf, t.name_off));
-        let ny = ty.map(|t| name(btf, t.name_off));
-        (kx, nx, x.0, x.1).cmp(&(ky, ny, y.0, y.1))
-    });
-    v.into_iter().map(|x| x.1).collect()
+fn report_order(btf: &Btf, v: Vec<(u64, TypeId)>) -> Vec<TypeId> {
+    let mut keyed: Vec<(Option<Kind>, &[u8], u64, TypeId)> = v
+        .into_iter()
+        .map(|(h, id)| {
+            let t = btf.type_by_id(id);
+            let n = t
+                .and_then(|t| btf.str_bytes(t.name_off))
+                .unwrap_or_default();
+            (t.map(Type::kind), n, h, id)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|x| x.3).collect()
 }
 
 impl Diff {
@@ -310,19 +313,33 @@ const BAD_ID: u64 = 0x6261_6469_6421;
 ///
 /// Invariants: `state[i]` is 0 (not visited), 1 (entered, its shape being
 /// computed: it is on the DFS path) or 2 (done: `memo[i]` holds its shape).
+/// `token[i]` is the reference to a named nominal type `i` (its low bit set),
+/// 0 for every other type.
 struct Shapes<'a> {
     btf: &'a Btf,
     memo: Vec<u64>,
     state: Vec<u8>,
+    token: Vec<u64>,
 }
 
 impl<'a> Shapes<'a> {
     fn new(btf: &'a Btf) -> Self {
         let n = btf.type_count() as usize;
+        let mut token = vec![0; n];
+        for (id, t) in btf.types() {
+            if let (Some((k, name)), Some(slot)) =
+                (nominal_name(btf, t), token.get_mut(id.0 as usize))
+            {
+                let mut h = hasher();
+                (1u8, k.as_u8(), name).hash(&mut h);
+                *slot = h.finish() | 1;
+            }
+        }
         Shapes {
             btf,
             memo: vec![0; n],
             state: vec![0; n],
+            token,
         }
     }
 
@@ -347,27 +364,18 @@ impl<'a> Shapes<'a> {
         if id.is_void() {
             return VOID;
         }
-        let Some(t) = self.btf.type_by_id(id) else {
-            return BAD_ID;
-        };
-        if let Some((k, n)) = nominal_name(self.btf, t) {
-            let mut h = hasher();
-            (1u8, k.as_u8(), n).hash(&mut h);
-            return h.finish();
-        }
-        match self.state.get(id.0 as usize) {
-            Some(2) => self.memo[id.0 as usize],
+        let i = id.0 as usize;
+        match (self.token.get(i), self.state.get(i)) {
+            (None, _) => BAD_ID,
+            (Some(&tok), _) if tok != 0 => tok,
+            (_, Some(2)) => self.memo[i],
             _ => CYCLE,
         }
     }
 
     /// Whether a reference to `id` needs `id`'s shape (not void, not nominal).
     fn is_structural(&self, id: TypeId) -> bool {
-        !id.is_void()
-            && self
-                .btf
-                .type_by_id(id)
-                .is_some_and(|t| nominal_name(self.btf, t).is_none())
+        !id.is_void() && self.token.get(id.0 as usize) == Some(&0)
     }
 
     /// Computes the shapes of `root` and of every structural type it reaches,

@@ -48,7 +48,10 @@ pub fn oracle_program(name: &str) -> bool {
 
 /// The workspace root (the folder holding the top `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// `../shared` beside the workspace (suites, kernel config), under the [`oracle`] rule.
@@ -62,7 +65,9 @@ pub fn modules_61() -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from(MODULES_61)];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -78,7 +83,9 @@ pub fn modules_61() -> Vec<PathBuf> {
 
 /// Runs a command and returns its stdout, panicking with its stderr on failure.
 pub fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
