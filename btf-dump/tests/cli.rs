@@ -119,7 +119,7 @@ fn corrupted_inputs_exit_0_or_2_naming_the_file() {
             let n = 1 + rng.next() as usize % 4;
             let mut at = Vec::new();
             for _ in 0..n {
-                let span = if rng.next() % 2 == 0 {
+                let span = if rng.next() & 1 == 0 {
                     256.min(d.len())
                 } else {
                     d.len()
