@@ -206,7 +206,8 @@ fn run_dump(args: &DumpArgs) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let btf = btf::parse_any(&data, base).map_err(|e| e.with_file(file))?;
+    let had_base = base.is_some();
+    let btf = btf::parse_any(&data, base).map_err(|e| split_hint(e, had_base).with_file(file))?;
     drop(data);
     match format.unwrap_or(Format::Raw) {
         Format::Raw => btf_dump::raw::dump(&btf, &mut out)?,
@@ -217,11 +218,27 @@ fn run_dump(args: &DumpArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Adds a hint to a parse error when no base was given: module BTF is split
+/// BTF, which reads as garbage without its base.
+fn split_hint(e: btf::Error, had_base: bool) -> btf::Error {
+    if had_base {
+        return e;
+    }
+    btf::Error::new(format!(
+        "{} (if this is split BTF, e.g. a module's, give its base with -B)",
+        e.message()
+    ))
+    .with_offset_opt(e.offset())
+    .with_type_opt(e.type_id())
+}
+
 fn run_diff(args: &DiffArgs) -> Result<ExitCode, Failure> {
     let base = load_base(args.base.as_deref())?;
     let load = |p: &Path| -> Result<Btf, btf::Error> {
         let base = base_for(p, base.clone())?;
-        btf::load_with_base(p, base).map_err(|e| e.with_file(p))
+        let had_base = base.is_some();
+        let data = btf::read::file::read_file(p)?;
+        btf::parse_any(&data, base).map_err(|e| split_hint(e, had_base).with_file(p))
     };
     // The two inputs are independent: read them side by side.
     let (a, b) = std::thread::scope(|s| {
