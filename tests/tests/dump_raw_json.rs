@@ -168,6 +168,163 @@ fn suite_objects_raw_and_json() {
     }
 }
 
+/// A big-endian copy of real BTF (bpftool byte-swaps it on reading).
+#[test]
+fn big_endian_raw_and_json() {
+    if !oracle_program("bpftool") {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let obj = shared.join("suites/btf_dump/btf_dump_test_case_syntax.bpf.o");
+    let mut btf = btf::load(&obj).unwrap();
+    btf.set_endian(btf::Endian::Big);
+    let f = std::env::temp_dir().join(format!("btfkit-be-{}.btf", std::process::id()));
+    std::fs::write(&f, btf.to_bytes()).unwrap();
+    let r = check(&f, None, true);
+    let _ = std::fs::remove_file(&f);
+    r.unwrap();
+}
+
+/// Every kind and the corners of the formats, built by hand: signed and
+/// unsigned ENUM/ENUM64 extremes, FWD union, all linkages (and an unknown
+/// one), INT encodings, DECL_TAG on a member, TYPE_TAG, FLOAT, a DATASEC
+/// variable of type 0, bitfields, and names needing JSON escapes.
+#[test]
+fn all_kinds_by_hand() {
+    use btf::types::*;
+    use btf::{Type, TypeData, TypeId};
+    if !oracle_program("bpftool") {
+        return;
+    }
+    let mut b = btf::Builder::new();
+    let int = b.add_int("int", 4, INT_SIGNED);
+    b.add_int("char", 1, INT_CHAR);
+    b.add_int("_Bool", 1, INT_BOOL);
+    b.add_int("unsigned int", 4, 0);
+    b.add_int("odd", 4, INT_SIGNED | INT_CHAR);
+    let mut bits = Type::named(
+        b.add_str("with\\back\"slash\ttab"),
+        TypeData::Struct(Composite {
+            size: 8,
+            members: vec![
+                Member {
+                    name_off: b.add_str("a"),
+                    ty: int,
+                    offset: 3 << 24,
+                },
+                Member {
+                    name_off: b.add_str(""),
+                    ty: int,
+                    offset: (5 << 24) | 3,
+                },
+                Member {
+                    name_off: b.add_str("c"),
+                    ty: int,
+                    offset: 32,
+                },
+            ],
+        }),
+    );
+    bits.kind_flag = true;
+    let s = b.add_type(bits);
+    b.add_union("u", 4, &[("x", int, 0), ("y", int, 0)]);
+    b.add_enum(
+        "se",
+        4,
+        true,
+        &[
+            ("MIN", i64::from(i32::MIN)),
+            ("M1", -1),
+            ("MAX", i64::from(i32::MAX)),
+        ],
+    );
+    b.add_enum(
+        "ue",
+        4,
+        false,
+        &[("BIG", 0x8000_0000), ("ALL", 0xffff_ffff), ("Z", 0)],
+    );
+    for signed in [false, true] {
+        let mut e = Type::named(
+            b.add_str(if signed { "se64" } else { "ue64" }),
+            TypeData::Enum64(Enum64 {
+                size: 8,
+                values: vec![
+                    Enum64Value {
+                        name_off: b.add_str("A"),
+                        val: u64::MAX,
+                    },
+                    Enum64Value {
+                        name_off: b.add_str("B"),
+                        val: 1 << 63,
+                    },
+                    Enum64Value {
+                        name_off: b.add_str("C"),
+                        val: 42,
+                    },
+                ],
+            }),
+        );
+        e.kind_flag = signed;
+        b.add_type(e);
+    }
+    b.add_fwd("fs", false);
+    b.add_fwd("fu", true);
+    let c = b.add_const(int);
+    let v = b.add_volatile(c);
+    b.add_type(Type::new(TypeData::Restrict(v)));
+    let tt = b.add_type_tag("user", int);
+    let p = b.add_ptr(tt);
+    let idx = b.add_int("__ARRAY_SIZE_TYPE__", 4, 0);
+    b.add_array(p, idx, 7);
+    b.add_typedef("td", s);
+    let proto = b.add_func_proto(int, &[("x", int), ("", p), ("", TypeId(0))]);
+    let mut funcs = Vec::new();
+    for (i, l) in [0u16, 1, 2, 9].into_iter().enumerate() {
+        funcs.push(b.add_func(&format!("f{i}"), proto, l));
+    }
+    let mut vars = Vec::new();
+    for (i, l) in [0u32, 1, 2, 7].into_iter().enumerate() {
+        vars.push(b.add_var(&format!("v{i}"), int, l));
+    }
+    b.add_float("double", 8);
+    b.add_decl_tag("whole", s, -1);
+    b.add_decl_tag("member", s, 2);
+    b.add_decl_tag("param", funcs[0], 0);
+    let sec = Datasec {
+        size: 16,
+        vars: vars
+            .iter()
+            .enumerate()
+            .map(|(i, &ty)| VarSecInfo {
+                ty,
+                offset: 4 * i as u32,
+                size: 4,
+            })
+            .chain([
+                VarSecInfo {
+                    ty: TypeId(0),
+                    offset: 0,
+                    size: 0,
+                },
+                VarSecInfo {
+                    ty: funcs[1],
+                    offset: 0,
+                    size: 0,
+                },
+            ])
+            .collect(),
+    };
+    let n = b.add_str(".data");
+    b.add_type(Type::named(n, TypeData::Datasec(sec)));
+    let btf = b.finish().unwrap();
+    let f = std::env::temp_dir().join(format!("btfkit-kinds-{}.btf", std::process::id()));
+    std::fs::write(&f, btf.to_bytes()).unwrap();
+    let r = check(&f, None, true);
+    let _ = std::fs::remove_file(&f);
+    r.unwrap();
+}
+
 /// All 1121 modules of the 6.1 kernel on its vmlinux, raw and JSON, on a few
 /// threads. bpftool gets the vmlinux `.BTF` extracted once to a raw file as -B.
 #[test]
