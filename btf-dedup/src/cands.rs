@@ -1,0 +1,220 @@
+//! The candidate table: libbpf's `dedup_table`, with the same iteration order.
+//!
+//! libbpf keeps canonical types in a chained hash map keyed by a type's
+//! signature hash, and walks the chain of a key to find candidates. Which
+//! candidate is found first decides the output in the ambiguous cases (an enum
+//! forward declaration with two full enums of its name, a struct equivalent to
+//! two canonical structs through forward declarations), so the order must be
+//! reproduced exactly:
+//! - a new entry goes to the head of its bucket's chain;
+//! - before an insertion that would fill the map past 75 % (and into an empty
+//!   map), the map doubles (from 4 buckets) and every chain is rebuilt by
+//!   walking the old buckets in order and pushing each entry to the head of its
+//!   new bucket, which reverses the relative order of entries sharing a key.
+//!
+//! Entries of one key always share a bucket, so the order among them is:
+//! newest first, with the whole list reversed at each growth. This is kept as
+//! a deque per key plus one global parity bit (the number of growths so far,
+//! mod 2): the logical head is the physical front when the parity is even and
+//! the physical back when it is odd. Growth only flips the bit.
+//!
+//! Invariant: the sequence of insertions (and so `len` and the growth points)
+//! is the same as libbpf's, because an entry is inserted exactly when libbpf
+//! inserts one. The key itself need not be libbpf's hash value: any key that
+//! is equal for every pair of types libbpf's equality and compatibility checks
+//! can match gives the same candidate sequence once non-matching entries are
+//! skipped. This implementation uses libbpf's hash values anyway.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for integer keys (and byte strings), FxHash style.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+/// `BuildHasher` for [`FastHasher`].
+pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
+/// A `HashMap` with [`FastHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, FastBuild>;
+
+/// The candidate table (see the module documentation).
+#[derive(Default)]
+pub(crate) struct Cands {
+    lists: FastMap<u64, VecDeque<u32>>,
+    len: u64,
+    cap: u64,
+    odd: bool,
+}
+
+impl Cands {
+    /// Adds `id` under `key`, as libbpf's `hashmap__append`.
+    pub fn add(&mut self, key: u64, id: u32) {
+        // libbpf: grow when empty or when (size + 1) * 4 / 3 > capacity.
+        if self.cap == 0 || (self.len + 1) * 4 / 3 > self.cap {
+            self.cap = (self.cap * 2).max(4);
+            self.odd = !self.odd;
+        }
+        let l = self.lists.entry(key).or_default();
+        if self.odd {
+            l.push_back(id);
+        } else {
+            l.push_front(id);
+        }
+        self.len += 1;
+    }
+
+    /// Takes the candidates of `key` out (give them back with [`Cands::put`]),
+    /// so that the caller can walk them while changing other state.
+    #[inline]
+    pub fn take(&mut self, key: u64) -> VecDeque<u32> {
+        match self.lists.get_mut(&key) {
+            Some(l) => std::mem::take(l),
+            None => VecDeque::new(),
+        }
+    }
+
+    /// Gives back what [`Cands::take`] took.
+    #[inline]
+    pub fn put(&mut self, key: u64, l: VecDeque<u32>) {
+        if !l.is_empty() {
+            if let Some(slot) = self.lists.get_mut(&key) {
+                *slot = l;
+            }
+        }
+    }
+
+    /// The `i`-th candidate of a taken list in libbpf's iteration order.
+    #[inline]
+    pub fn nth(&self, l: &VecDeque<u32>, i: usize) -> Option<u32> {
+        if self.odd {
+            let n = l.len();
+            if i >= n {
+                return None;
+            }
+            l.get(n - 1 - i).copied()
+        } else {
+            l.get(i).copied()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A literal model of libbpf's chained map, to check the deque shortcut.
+    struct Model {
+        buckets: Vec<Vec<(u64, u32)>>, // each chain head first
+        bits: u32,
+        len: u64,
+    }
+
+    fn bucket(h: u64, bits: u32) -> usize {
+        if bits == 0 {
+            0
+        } else {
+            (h.wrapping_mul(11400714819323198485) >> (64 - bits)) as usize
+        }
+    }
+
+    impl Model {
+        fn add(&mut self, key: u64, v: u32) {
+            let cap = if self.buckets.is_empty() {
+                0
+            } else {
+                1u64 << self.bits
+            };
+            if cap == 0 || (self.len + 1) * 4 / 3 > cap {
+                let bits = (self.bits + 1).max(2);
+                let mut nb: Vec<Vec<(u64, u32)>> = vec![Vec::new(); 1 << bits];
+                for b in &self.buckets {
+                    for &(k, v) in b {
+                        nb[bucket(k, bits)].insert(0, (k, v));
+                    }
+                }
+                self.buckets = nb;
+                self.bits = bits;
+            }
+            let b = bucket(key, self.bits);
+            self.buckets[b].insert(0, (key, v));
+            self.len += 1;
+        }
+        fn list(&self, key: u64) -> Vec<u32> {
+            if self.buckets.is_empty() {
+                return vec![];
+            }
+            self.buckets[bucket(key, self.bits)]
+                .iter()
+                .filter(|e| e.0 == key)
+                .map(|e| e.1)
+                .collect()
+        }
+    }
+
+    #[test]
+    fn order_matches_chained_map() {
+        let mut m = Model {
+            buckets: vec![],
+            bits: 0,
+            len: 0,
+        };
+        let mut c = Cands::default();
+        let mut x = 12345u64;
+        for i in 0..2000u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = (x >> 60) % 7;
+            m.add(key, i);
+            c.add(key, i);
+            if i % 37 == 0 {
+                for k in 0..7 {
+                    let l = c.take(k);
+                    let got: Vec<u32> = (0..).map_while(|j| c.nth(&l, j)).collect();
+                    c.put(k, l);
+                    assert_eq!(got, m.list(k), "key {k} after {i}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,883 @@
+//! The dedup passes, in libbpf's order and with libbpf's rules
+//! (`btf__dedup` of libbpf 1.1, tools/lib/bpf/btf.c).
+//!
+//! State: `map[id]` is the canonical id of `id` (or [`UNPROCESSED`] /
+//! [`IN_PROGRESS`]); `hypot[id]` is the hypothetical mapping of one graph
+//! equivalence check, `hypot_list` the ids set in it, in the order set.
+//!
+//! Invariants:
+//! - base types (ids below `start_id`) are canonical from the start; their
+//!   records never change (only their `map` entries may, exactly where
+//!   libbpf changes them: a base FWD resolved to a split struct, a base enum
+//!   fwd resolved to a split enum);
+//! - `map[id] == id` for VAR and DATASEC: they are never merged;
+//! - a type is inserted into the candidate table exactly when libbpf inserts
+//!   it, in the same order (see [`crate::cands`]);
+//! - every walk over the graph is iterative with an explicit stack or bounded
+//!   by the number of types, so that no input can overflow the stack or loop
+//!   forever; where libbpf would recurse without end or loop forever (cyclic
+//!   inputs), an error is returned instead.
+
+use btf::{Error, Result};
+
+use crate::cands::{Cands, FastMap};
+use crate::flat::kind::*;
+use crate::flat::Table;
+
+/// Not processed yet.
+pub(crate) const UNPROCESSED: u32 = u32::MAX;
+/// Being processed by the reference pass (a loop if met again).
+pub(crate) const IN_PROGRESS: u32 = u32::MAX - 1;
+/// The largest valid type id (libbpf's `BTF_MAX_NR_TYPES`).
+pub(crate) const MAX_NR_TYPES: u32 = 0x7fff_ffff;
+
+/// How deep the "identical structs" comparison may nest before the input is
+/// declared cyclic (libbpf recurses without a bound there).
+const MAX_IDENTICAL_DEPTH: u32 = 1024;
+
+/// libbpf's `hash_combine` on `long`.
+#[inline]
+fn hc(h: u64, v: u32) -> u64 {
+    h.wrapping_mul(31).wrapping_add(u64::from(v))
+}
+
+/// The state of one dedup run.
+pub(crate) struct Dedup {
+    /// The types; own records are rewritten in place (string offsets, then
+    /// reference types' targets), as libbpf does.
+    pub t: Table,
+    /// First own id.
+    pub start_id: u32,
+    /// Canonical map.
+    pub map: Vec<u32>,
+    hypot: Vec<u32>,
+    hypot_list: Vec<u32>,
+    hypot_adjust_canon: bool,
+    cands: Cands,
+}
+
+/// One step of the graph equivalence check.
+enum Step {
+    Equal,
+    Differ,
+    /// Compare the children of `(cand, canon)` of kind `kind`.
+    Descend(Frame),
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    cand: u32,
+    canon: u32,
+    kind: u32,
+    next: u32,
+    count: u32,
+}
+
+impl Dedup {
+    /// Sets up the state: `void`, VAR and DATASEC canonical, the rest unprocessed.
+    pub fn new(t: Table, start_id: u32) -> Dedup {
+        let n = t.count() as usize;
+        let mut map = vec![UNPROCESSED; n];
+        for (id, m) in map.iter_mut().enumerate() {
+            let k = t.kind(id as u32);
+            if id == 0 || k == VAR || k == DATASEC {
+                *m = id as u32;
+            }
+        }
+        Dedup {
+            t,
+            start_id,
+            map,
+            hypot: vec![UNPROCESSED; n],
+            hypot_list: Vec::new(),
+            hypot_adjust_canon: false,
+            cands: Cands::default(),
+        }
+    }
+
+    #[inline]
+    fn m(&self, id: u32) -> u32 {
+        self.map.get(id as usize).copied().unwrap_or(UNPROCESSED)
+    }
+
+    #[inline]
+    fn set_m(&mut self, id: u32, v: u32) {
+        if let Some(x) = self.map.get_mut(id as usize) {
+            *x = v;
+        }
+    }
+
+    #[inline]
+    fn is_mapped(&self, id: u32) -> bool {
+        self.m(id) <= MAX_NR_TYPES
+    }
+
+    /// libbpf's `resolve_type_id`, bounded: a cycle in the map is an error.
+    #[inline]
+    fn resolve(&self, mut id: u32) -> Result<u32> {
+        let mut steps = 0u32;
+        loop {
+            let m = self.m(id);
+            if m > MAX_NR_TYPES || m == id {
+                return Ok(id);
+            }
+            id = m;
+            steps += 1;
+            if steps > self.t.count() {
+                return Err(cycle(id));
+            }
+        }
+    }
+
+    /// libbpf's `resolve_fwd_id`.
+    fn resolve_fwd(&self, id: u32) -> Result<u32> {
+        if self.t.kind(id) != FWD {
+            return Ok(id);
+        }
+        let r = self.resolve(id)?;
+        Ok(if self.t.kind(r) != FWD { r } else { id })
+    }
+
+    // ---- hashes and equality, as libbpf's btf_hash_* / btf_equal_* ----
+
+    fn hash_common(&self, id: u32) -> u64 {
+        let off = self.t.off(id);
+        hc(
+            hc(hc(0, self.t.w(off)), self.t.w(off + 1)),
+            self.t.w(off + 2),
+        )
+    }
+
+    fn hash_int_tag(&self, id: u32) -> u64 {
+        hc(self.hash_common(id), self.t.w(self.t.off(id) + 3))
+    }
+
+    fn hash_enum(&self, id: u32) -> u64 {
+        hc(0, self.t.name(id))
+    }
+
+    fn hash_struct(&self, id: u32) -> u64 {
+        let mut h = self.hash_common(id);
+        let off = self.t.off(id);
+        for i in 0..self.t.vlen(id) as usize {
+            let at = off + 3 + 3 * i;
+            h = hc(h, self.t.w(at));
+            h = hc(h, self.t.w(at + 2));
+        }
+        h
+    }
+
+    fn hash_array(&self, id: u32) -> u64 {
+        let off = self.t.off(id);
+        let h = self.hash_common(id);
+        hc(
+            hc(hc(h, self.t.w(off + 3)), self.t.w(off + 4)),
+            self.t.w(off + 5),
+        )
+    }
+
+    fn hash_fnproto(&self, id: u32) -> u64 {
+        let mut h = self.hash_common(id);
+        let off = self.t.off(id);
+        for i in 0..self.t.vlen(id) as usize {
+            let at = off + 3 + 2 * i;
+            h = hc(h, self.t.w(at));
+            h = hc(h, self.t.w(at + 1));
+        }
+        h
+    }
+
+    /// The hash libbpf's `btf_dedup_prep` gives a base type (`None`: not hashed).
+    fn hash_any(&self, id: u32) -> Option<u64> {
+        Some(match self.t.kind(id) {
+            VAR | DATASEC => return None,
+            INT | DECL_TAG => self.hash_int_tag(id),
+            ENUM | ENUM64 => self.hash_enum(id),
+            STRUCT | UNION => self.hash_struct(id),
+            ARRAY => self.hash_array(id),
+            FUNC_PROTO => self.hash_fnproto(id),
+            _ => self.hash_common(id),
+        })
+    }
+
+    #[inline]
+    fn equal_common(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (self.t.off(a), self.t.off(b));
+        self.t.w(x) == self.t.w(y)
+            && self.t.w(x + 1) == self.t.w(y + 1)
+            && self.t.w(x + 2) == self.t.w(y + 2)
+    }
+
+    fn equal_int_tag(&self, a: u32, b: u32) -> bool {
+        self.equal_common(a, b) && self.t.w(self.t.off(a) + 3) == self.t.w(self.t.off(b) + 3)
+    }
+
+    /// Same header, then the first `vlen * step` trailing words equal except
+    /// those where `skip(word index within the entry)`.
+    fn equal_tail(&self, a: u32, b: u32, step: usize, keep: &[usize]) -> bool {
+        let (x, y) = (self.t.off(a), self.t.off(b));
+        for i in 0..self.t.vlen(a) as usize {
+            for &k in keep {
+                let j = 3 + step * i + k;
+                if self.t.w(x + j) != self.t.w(y + j) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn equal_enum(&self, a: u32, b: u32) -> bool {
+        if !self.equal_common(a, b) {
+            return false;
+        }
+        if self.t.kind(a) == ENUM {
+            self.equal_tail(a, b, 2, &[0, 1])
+        } else {
+            self.equal_tail(a, b, 3, &[0, 1, 2])
+        }
+    }
+
+    fn is_enum_fwd(&self, id: u32) -> bool {
+        matches!(self.t.kind(id), ENUM | ENUM64) && self.t.vlen(id) == 0
+    }
+
+    fn compat_enum(&self, a: u32, b: u32) -> bool {
+        if !self.is_enum_fwd(a) && !self.is_enum_fwd(b) {
+            return self.equal_enum(a, b);
+        }
+        self.t.name(a) == self.t.name(b)
+            && matches!(self.t.kind(a), ENUM | ENUM64)
+            && matches!(self.t.kind(b), ENUM | ENUM64)
+    }
+
+    fn shallow_equal_struct(&self, a: u32, b: u32) -> bool {
+        self.equal_common(a, b) && self.equal_tail(a, b, 3, &[0, 2])
+    }
+
+    fn equal_array(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (self.t.off(a), self.t.off(b));
+        self.equal_common(a, b)
+            && self.t.w(x + 3) == self.t.w(y + 3)
+            && self.t.w(x + 4) == self.t.w(y + 4)
+            && self.t.w(x + 5) == self.t.w(y + 5)
+    }
+
+    fn compat_array(&self, a: u32, b: u32) -> bool {
+        self.equal_common(a, b) && self.t.w(self.t.off(a) + 5) == self.t.w(self.t.off(b) + 5)
+    }
+
+    fn equal_fnproto(&self, a: u32, b: u32) -> bool {
+        self.equal_common(a, b) && self.equal_tail(a, b, 2, &[0, 1])
+    }
+
+    fn compat_fnproto(&self, a: u32, b: u32) -> bool {
+        self.t.name(a) == self.t.name(b)
+            && self.t.info(a) == self.t.info(b)
+            && self.equal_tail(a, b, 2, &[0])
+    }
+
+    // ---- passes ----
+
+    /// libbpf's `btf_dedup_prep`: base types are canonical and become candidates.
+    pub fn prep(&mut self) {
+        for id in 1..self.start_id {
+            self.set_m(id, id);
+            if let Some(h) = self.hash_any(id) {
+                self.cands.add(h, id);
+            }
+        }
+    }
+
+    /// Pass 1: primitive types (INT, ENUM, ENUM64, FWD, FLOAT).
+    pub fn prim_types(&mut self) -> Result<()> {
+        for id in self.start_id..self.t.count() {
+            self.prim_type(id);
+        }
+        Ok(())
+    }
+
+    fn prim_type(&mut self, id: u32) {
+        let k = self.t.kind(id);
+        let h = match k {
+            INT => self.hash_int_tag(id),
+            ENUM | ENUM64 => self.hash_enum(id),
+            FWD | FLOAT => self.hash_common(id),
+            _ => return,
+        };
+        let mut new_id = id;
+        let list = self.cands.take(h);
+        let mut i = 0;
+        while let Some(cand) = self.cands.nth(&list, i) {
+            i += 1;
+            match k {
+                INT => {
+                    if self.equal_int_tag(id, cand) {
+                        new_id = cand;
+                        break;
+                    }
+                }
+                ENUM | ENUM64 => {
+                    if self.equal_enum(id, cand) {
+                        new_id = cand;
+                        break;
+                    }
+                    if self.compat_enum(id, cand) {
+                        if self.is_enum_fwd(id) {
+                            new_id = cand;
+                            break;
+                        }
+                        // A canonical enum fwd now resolves to this full enum.
+                        self.set_m(cand, id);
+                    }
+                }
+                _ => {
+                    if self.equal_common(id, cand) {
+                        new_id = cand;
+                        break;
+                    }
+                }
+            }
+        }
+        self.cands.put(h, list);
+        self.set_m(id, new_id);
+        if new_id == id {
+            self.cands.add(h, id);
+        }
+    }
+
+    /// Pass 2: structs and unions, by graph equivalence.
+    pub fn struct_types(&mut self) -> Result<()> {
+        for id in self.start_id..self.t.count() {
+            self.struct_type(id)?;
+        }
+        Ok(())
+    }
+
+    fn struct_type(&mut self, id: u32) -> Result<()> {
+        if self.is_mapped(id) {
+            return Ok(());
+        }
+        if !matches!(self.t.kind(id), STRUCT | UNION) {
+            return Ok(());
+        }
+        let h = self.hash_struct(id);
+        let mut new_id = id;
+        let list = self.cands.take(h);
+        let mut i = 0;
+        let mut res = Ok(());
+        while let Some(cand) = self.cands.nth(&list, i) {
+            i += 1;
+            // Guards against a FWD met through a hash collision.
+            if !self.shallow_equal_struct(id, cand) {
+                continue;
+            }
+            self.clear_hypot();
+            match self.is_equiv(id, cand) {
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+                Ok(false) => continue,
+                Ok(true) => {}
+            }
+            if let Err(e) = self.merge_hypot() {
+                res = Err(e);
+                break;
+            }
+            if self.hypot_adjust_canon {
+                continue;
+            }
+            new_id = cand;
+            break;
+        }
+        self.cands.put(h, list);
+        res?;
+        self.set_m(id, new_id);
+        if new_id == id {
+            self.cands.add(h, id);
+        }
+        Ok(())
+    }
+
+    fn clear_hypot(&mut self) {
+        for &id in &self.hypot_list {
+            if let Some(x) = self.hypot.get_mut(id as usize) {
+                *x = UNPROCESSED;
+            }
+        }
+        self.hypot_list.clear();
+        self.hypot_adjust_canon = false;
+    }
+
+    fn identical_arrays(&self, a: u32, b: u32) -> bool {
+        self.t.kind(a) == ARRAY && self.t.kind(b) == ARRAY && self.equal_array(a, b)
+    }
+
+    fn identical_structs(&self, a: u32, b: u32, depth: u32) -> Result<bool> {
+        if depth > MAX_IDENTICAL_DEPTH {
+            return Err(Error::new(
+                "struct nesting too deep (a cycle of structs containing each other?)",
+            )
+            .with_type(a));
+        }
+        let k = self.t.kind(a);
+        if !matches!(k, STRUCT | UNION) || k != self.t.kind(b) {
+            return Ok(false);
+        }
+        if !self.shallow_equal_struct(a, b) {
+            return Ok(false);
+        }
+        let (x, y) = (self.t.off(a), self.t.off(b));
+        for i in 0..self.t.vlen(a) as usize {
+            let (ma, mb) = (self.t.w(x + 4 + 3 * i), self.t.w(y + 4 + 3 * i));
+            if ma != mb
+                && !self.identical_arrays(ma, mb)
+                && !self.identical_structs(ma, mb, depth + 1)?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn hypot_add(&mut self, from: u32, to: u32) {
+        if let Some(x) = self.hypot.get_mut(from as usize) {
+            *x = to;
+            self.hypot_list.push(from);
+        }
+    }
+
+    /// The first part of libbpf's `btf_dedup_is_equiv` for one pair: decides
+    /// it, or says which children to compare.
+    fn equiv_step(&mut self, cand: u32, canon: u32) -> Result<Step> {
+        if self.resolve(cand)? == self.resolve(canon)? {
+            return Ok(Step::Equal);
+        }
+        let canon = self.resolve_fwd(canon)?;
+        let hyp = self
+            .hypot
+            .get(canon as usize)
+            .copied()
+            .unwrap_or(UNPROCESSED);
+        if hyp <= MAX_NR_TYPES {
+            if hyp == cand
+                || self.identical_arrays(hyp, cand)
+                || self.identical_structs(hyp, cand, 0)?
+            {
+                return Ok(Step::Equal);
+            }
+            return Ok(Step::Differ);
+        }
+        self.hypot_add(canon, cand);
+        if self.t.name(cand) != self.t.name(canon) {
+            return Ok(Step::Differ);
+        }
+        let (ck, nk) = (self.t.kind(cand), self.t.kind(canon));
+        if (ck == FWD || nk == FWD) && ck != nk {
+            let fwd_kind = |id: u32| if self.t.kflag(id) { UNION } else { STRUCT };
+            let (real, fwd) = if ck == FWD {
+                (nk, fwd_kind(cand))
+            } else {
+                let fk = fwd_kind(canon);
+                if fk == ck && canon < self.start_id {
+                    // A base FWD would have to be resolved.
+                    self.hypot_adjust_canon = true;
+                }
+                (ck, fk)
+            };
+            return Ok(if fwd == real {
+                Step::Equal
+            } else {
+                Step::Differ
+            });
+        }
+        if ck != nk {
+            return Ok(Step::Differ);
+        }
+        let frame = |count: u32| {
+            Step::Descend(Frame {
+                cand,
+                canon,
+                kind: ck,
+                next: 0,
+                count,
+            })
+        };
+        Ok(match ck {
+            INT => bool_step(self.equal_int_tag(cand, canon)),
+            ENUM | ENUM64 => bool_step(self.compat_enum(cand, canon)),
+            FWD | FLOAT => bool_step(self.equal_common(cand, canon)),
+            CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG => {
+                if self.t.info(cand) != self.t.info(canon) {
+                    Step::Differ
+                } else {
+                    frame(1)
+                }
+            }
+            ARRAY => {
+                if !self.compat_array(cand, canon) {
+                    Step::Differ
+                } else {
+                    frame(2)
+                }
+            }
+            STRUCT | UNION => {
+                if !self.shallow_equal_struct(cand, canon) {
+                    Step::Differ
+                } else {
+                    frame(self.t.vlen(cand))
+                }
+            }
+            FUNC_PROTO => {
+                if !self.compat_fnproto(cand, canon) {
+                    Step::Differ
+                } else {
+                    frame(1 + self.t.vlen(cand))
+                }
+            }
+            _ => {
+                return Err(Error::new(format!(
+                    "cannot compare types of kind {} for equivalence (libbpf fails with EINVAL)",
+                    btf::Kind::name_of(ck as u8)
+                ))
+                .with_type(cand))
+            }
+        })
+    }
+
+    /// The `i`-th pair of children of a frame, in libbpf's order.
+    fn child(&self, f: &Frame, i: u32) -> (u32, u32) {
+        let (x, y) = (self.t.off(f.cand), self.t.off(f.canon));
+        let i = i as usize;
+        let at = match f.kind {
+            ARRAY => {
+                if i == 0 {
+                    4 // index type first
+                } else {
+                    3
+                }
+            }
+            STRUCT | UNION => 4 + 3 * i,
+            FUNC_PROTO => {
+                if i == 0 {
+                    2
+                } else {
+                    3 + 2 * (i - 1) + 1
+                }
+            }
+            _ => 2,
+        };
+        (self.t.w(x + at), self.t.w(y + at))
+    }
+
+    /// libbpf's `btf_dedup_is_equiv`, as a depth-first walk with an explicit
+    /// stack: each frame compares its children in order, and the first
+    /// non-equal child decides the whole check.
+    fn is_equiv(&mut self, cand: u32, canon: u32) -> Result<bool> {
+        let mut stack: Vec<Frame> = Vec::new();
+        match self.equiv_step(cand, canon)? {
+            Step::Equal => return Ok(true),
+            Step::Differ => return Ok(false),
+            Step::Descend(f) => stack.push(f),
+        }
+        while let Some(top) = stack.last_mut() {
+            if top.next >= top.count {
+                stack.pop();
+                continue;
+            }
+            let i = top.next;
+            top.next += 1;
+            let f = *top;
+            let (c, n) = self.child(&f, i);
+            match self.equiv_step(c, n)? {
+                Step::Equal => {}
+                Step::Differ => return Ok(false),
+                Step::Descend(f) => {
+                    if stack.len() > self.t.count() as usize {
+                        return Err(cycle(c));
+                    }
+                    stack.push(f)
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// libbpf's `btf_dedup_merge_hypot_map`.
+    fn merge_hypot(&mut self) -> Result<()> {
+        for i in 0..self.hypot_list.len() {
+            let canon = self.hypot_list.get(i).copied().unwrap_or(0);
+            let targ = self.hypot.get(canon as usize).copied().unwrap_or(0);
+            let t_id = self.resolve(targ)?;
+            let c_id = self.resolve(canon)?;
+            let t_kind = self.t.kind(t_id);
+            let c_kind = self.t.kind(c_id);
+            if t_kind != FWD && c_kind == FWD {
+                self.set_m(c_id, t_id);
+            }
+            if self.hypot_adjust_canon {
+                continue;
+            }
+            if t_kind == FWD && c_kind != FWD {
+                self.set_m(t_id, c_id);
+            }
+            if matches!(t_kind, STRUCT | UNION)
+                && c_kind != FWD
+                && self.is_mapped(c_id)
+                && !self.is_mapped(t_id)
+            {
+                self.set_m(t_id, c_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pass 3 (libbpf >= 1.1): a FWD left alone resolves to the one canonical
+    /// struct or union of its name, when there is exactly one.
+    pub fn resolve_fwds(&mut self) -> Result<()> {
+        let mut names: FastMap<u32, u32> = FastMap::default();
+        for id in 1..self.t.count() {
+            if !matches!(self.t.kind(id), STRUCT | UNION) || self.m(id) != id {
+                continue;
+            }
+            names
+                .entry(self.t.name(id))
+                .and_modify(|v| *v = 0)
+                .or_insert(id);
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        for id in self.start_id..self.t.count() {
+            if self.t.kind(id) != FWD || self.m(id) != id {
+                continue;
+            }
+            let Some(&cand) = names.get(&self.t.name(id)) else {
+                continue;
+            };
+            if cand == 0 {
+                continue;
+            }
+            let union = self.t.kflag(id);
+            let ck = self.t.kind(cand);
+            if (ck == STRUCT && union) || (ck == UNION && !union) {
+                continue;
+            }
+            self.set_m(id, cand);
+        }
+        Ok(())
+    }
+
+    /// Pass 4: reference types, after their targets.
+    pub fn ref_types(&mut self) -> Result<()> {
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        for id in self.start_id..self.t.count() {
+            self.ref_type(id, &mut stack)?;
+        }
+        self.cands = Cands::default();
+        Ok(())
+    }
+
+    /// Number of referenced types a reference type resolves before it is
+    /// hashed, and the word (relative to its record) of the `i`-th.
+    fn ref_children(&self, id: u32) -> u32 {
+        match self.t.kind(id) {
+            ARRAY => 2,
+            FUNC_PROTO => 1 + self.t.vlen(id),
+            _ => 1,
+        }
+    }
+
+    fn ref_child_word(&self, id: u32, i: u32) -> usize {
+        let off = self.t.off(id);
+        let i = i as usize;
+        off + match self.t.kind(id) {
+            ARRAY => 3 + i, // element type, then index type
+            FUNC_PROTO => {
+                if i == 0 {
+                    2
+                } else {
+                    3 + 2 * (i - 1) + 1
+                }
+            }
+            _ => 2,
+        }
+    }
+
+    /// Enters a type for the reference pass: `Ok(Some(id))` when it is done
+    /// already, `Ok(None)` when it was pushed to be processed.
+    fn ref_enter(&mut self, id: u32, stack: &mut Vec<(u32, u32)>) -> Result<Option<u32>> {
+        let m = self.m(id);
+        if m == IN_PROGRESS {
+            return Err(Error::new("reference types form a loop").with_type(id));
+        }
+        if m <= MAX_NR_TYPES {
+            return self.resolve(id).map(Some);
+        }
+        match self.t.kind(id) {
+            CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG | DECL_TAG | ARRAY
+            | FUNC_PROTO => {}
+            k => {
+                return Err(Error::new(format!(
+                    "{} type left unprocessed by the earlier passes",
+                    btf::Kind::name_of(k as u8)
+                ))
+                .with_type(id))
+            }
+        }
+        self.set_m(id, IN_PROGRESS);
+        stack.push((id, 0));
+        Ok(None)
+    }
+
+    /// libbpf's `btf_dedup_ref_type`, with an explicit stack: children are
+    /// resolved in order and written back into the record, then the type is
+    /// hashed and looked up.
+    fn ref_type(&mut self, id: u32, stack: &mut Vec<(u32, u32)>) -> Result<u32> {
+        stack.clear();
+        if let Some(r) = self.ref_enter(id, stack)? {
+            return Ok(r);
+        }
+        let mut last = 0;
+        while let Some(&(cur, i)) = stack.last() {
+            if i < self.ref_children(cur) {
+                let word = self.ref_child_word(cur, i);
+                let child = self.t.w(word);
+                match self.ref_enter(child, stack)? {
+                    Some(r) => {
+                        self.t.set_w(word, r);
+                        if let Some(top) = stack.last_mut() {
+                            top.1 += 1;
+                        }
+                    }
+                    None => continue,
+                }
+                continue;
+            }
+            stack.pop();
+            let new_id = self.ref_finish(cur);
+            last = new_id;
+            if let Some(&(parent, pi)) = stack.last() {
+                let word = self.ref_child_word(parent, pi);
+                self.t.set_w(word, new_id);
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    /// Hashes a reference type whose children are canonical and finds its
+    /// canonical representative (itself if none).
+    fn ref_finish(&mut self, id: u32) -> u32 {
+        let k = self.t.kind(id);
+        let h = match k {
+            DECL_TAG => self.hash_int_tag(id),
+            ARRAY => self.hash_array(id),
+            FUNC_PROTO => self.hash_fnproto(id),
+            _ => self.hash_common(id),
+        };
+        let list = self.cands.take(h);
+        let mut new_id = id;
+        let mut i = 0;
+        while let Some(cand) = self.cands.nth(&list, i) {
+            i += 1;
+            let eq = match k {
+                DECL_TAG => self.equal_int_tag(id, cand),
+                ARRAY => self.equal_array(id, cand),
+                FUNC_PROTO => self.equal_fnproto(id, cand),
+                _ => self.equal_common(id, cand),
+            };
+            if eq {
+                new_id = cand;
+                break;
+            }
+        }
+        self.cands.put(h, list);
+        self.set_m(id, new_id);
+        if new_id == id {
+            self.cands.add(h, id);
+        }
+        new_id
+    }
+
+    /// Passes 5 and 6: compaction and remapping. Returns the own canonical
+    /// records, renumbered, as words, and their number.
+    pub fn compact_remap(&mut self) -> Result<(Vec<u32>, u32)> {
+        let n = self.t.count();
+        // `hypot` now maps an old id to its new id.
+        for id in 0..n {
+            let v = if id < self.start_id { id } else { UNPROCESSED };
+            if let Some(x) = self.hypot.get_mut(id as usize) {
+                *x = v;
+            }
+        }
+        let mut next = self.start_id;
+        let mut len = 0usize;
+        for id in self.start_id..n {
+            if self.m(id) == id {
+                if let Some(x) = self.hypot.get_mut(id as usize) {
+                    *x = next;
+                }
+                next += 1;
+                len += self.t.record(id).len();
+            }
+        }
+        let mut out = Vec::with_capacity(len);
+        for id in self.start_id..n {
+            if self.m(id) != id {
+                continue;
+            }
+            let base = out.len();
+            let off = self.t.off(id);
+            out.extend_from_slice(self.t.record(id));
+            let mut err = None;
+            let mut fix = Vec::new();
+            self.t.for_each_type_ref(id, |at, r| {
+                if err.is_some() {
+                    return;
+                }
+                match self.resolve(r) {
+                    Ok(rr) => {
+                        let new = self.hypot.get(rr as usize).copied().unwrap_or(UNPROCESSED);
+                        if new > MAX_NR_TYPES {
+                            err = Some(
+                                Error::new(format!(
+                                    "refers to type {r}, which has no canonical type (libbpf fails with EINVAL)"
+                                ))
+                                .with_type(id),
+                            );
+                        } else {
+                            fix.push((at - off, new));
+                        }
+                    }
+                    Err(e) => err = Some(e),
+                }
+            });
+            if let Some(e) = err {
+                return Err(e);
+            }
+            for (rel, v) in fix {
+                if let Some(x) = out.get_mut(base + rel) {
+                    *x = v;
+                }
+            }
+        }
+        Ok((out, next - self.start_id))
+    }
+}
+
+#[inline]
+fn bool_step(b: bool) -> Step {
+    if b {
+        Step::Equal
+    } else {
+        Step::Differ
+    }
+}
+
+fn cycle(id: u32) -> Error {
+    Error::new("canonical type map has a cycle (inconsistent input)").with_type(id)
+}
