@@ -373,6 +373,14 @@ impl<'a> Shapes<'a> {
         }
     }
 
+    /// [`Shapes::reference`], computing `id`'s shape first when needed.
+    fn reference_now(&mut self, id: TypeId) -> u64 {
+        if self.is_structural(id) {
+            self.shape(id);
+        }
+        self.reference(id)
+    }
+
     /// Whether a reference to `id` needs `id`'s shape (not void, not nominal).
     fn is_structural(&self, id: TypeId) -> bool {
         !id.is_void() && self.token.get(id.0 as usize) == Some(&0)
@@ -559,30 +567,10 @@ fn summary(btf: &Btf, id: TypeId) -> String {
     }
 }
 
-/// One side of a named pair, for describing changes.
-struct Side<'s, 'a> {
-    s: &'s mut Shapes<'a>,
-}
-
-impl Side<'_, '_> {
-    fn btf(&self) -> &Btf {
-        self.s.btf
-    }
-    /// The reference hash of `id`, its shape computed first when needed.
-    fn reference(&mut self, id: TypeId) -> u64 {
-        if self.s.is_structural(id) {
-            self.s.shape(id);
-        }
-        self.s.reference(id)
-    }
-}
-
 /// What differs between `ia` in A and `ib` in B (same kind and name).
-fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> Vec<String> {
-    let mut a = Side { s: sa };
-    let mut b = Side { s: sb };
+fn changes(a: &mut Shapes<'_>, b: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> Vec<String> {
     let mut out = Vec::new();
-    let (Some(ta), Some(tb)) = (a.btf().type_by_id(ia), b.btf().type_by_id(ib)) else {
+    let (Some(ta), Some(tb)) = (a.btf.type_by_id(ia), b.btf.type_by_id(ib)) else {
         return vec!["definition differs".into()];
     };
     let (ta, tb) = (ta.clone(), tb.clone());
@@ -617,7 +605,7 @@ fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> 
         }
         (TypeData::Struct(x), TypeData::Struct(y)) | (TypeData::Union(x), TypeData::Union(y)) => {
             num(&mut out, "size", x.size.into(), y.size.into());
-            member_changes(&mut a, &mut b, &ta, &tb, &mut out);
+            member_changes(a, b, &ta, &tb, &mut out);
         }
         (TypeData::Enum(x), TypeData::Enum(y)) => {
             num(&mut out, "size", x.size.into(), y.size.into());
@@ -631,7 +619,7 @@ fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> 
                 .iter()
                 .map(|v| (v.name_off, i64::from(v.val as i32)))
                 .collect();
-            enum_changes(&a, &b, &ta, &tb, &va, &vb, &mut out);
+            enum_changes(a, b, &ta, &tb, &va, &vb, &mut out);
         }
         (TypeData::Enum64(x), TypeData::Enum64(y)) => {
             num(&mut out, "size", x.size.into(), y.size.into());
@@ -645,10 +633,10 @@ fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> 
                 .iter()
                 .map(|v| (v.name_off, v.val as i64))
                 .collect();
-            enum_changes(&a, &b, &ta, &tb, &va, &vb, &mut out);
+            enum_changes(a, b, &ta, &tb, &va, &vb, &mut out);
         }
         (TypeData::Typedef(x), TypeData::Typedef(y)) => {
-            ref_change(&mut a, &mut b, "type", *x, *y, &mut out);
+            ref_change(a, b, "type", *x, *y, &mut out);
         }
         (TypeData::Func(x), TypeData::Func(y)) => {
             if x.linkage != y.linkage {
@@ -658,7 +646,7 @@ fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> 
                     crate::raw::linkage_name(y.linkage.into())
                 ));
             }
-            proto_changes(&mut a, &mut b, x.proto, y.proto, &mut out);
+            proto_changes(a, b, x.proto, y.proto, &mut out);
         }
         (TypeData::Var(x), TypeData::Var(y)) => {
             if x.linkage != y.linkage {
@@ -668,7 +656,7 @@ fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> 
                     crate::raw::linkage_name(y.linkage)
                 ));
             }
-            ref_change(&mut a, &mut b, "type", x.ty, y.ty, &mut out);
+            ref_change(a, b, "type", x.ty, y.ty, &mut out);
         }
         (TypeData::Datasec(x), TypeData::Datasec(y)) => {
             num(&mut out, "size", x.size.into(), y.size.into());
@@ -684,15 +672,15 @@ fn changes(sa: &mut Shapes<'_>, sb: &mut Shapes<'_>, ia: TypeId, ib: TypeId) -> 
 
 /// Records `what OLD -> NEW` when two references differ.
 fn ref_change(
-    a: &mut Side<'_, '_>,
-    b: &mut Side<'_, '_>,
+    a: &mut Shapes<'_>,
+    b: &mut Shapes<'_>,
     what: &str,
     x: TypeId,
     y: TypeId,
     out: &mut Vec<String>,
 ) {
-    if a.reference(x) != b.reference(y) {
-        let (dx, dy) = (describe(a.btf(), x, 1), describe(b.btf(), y, 1));
+    if a.reference_now(x) != b.reference_now(y) {
+        let (dx, dy) = (describe(a.btf, x, 1), describe(b.btf, y, 1));
         if dx == dy {
             out.push(format!("{what} {dx} differs in structure"));
         } else {
@@ -704,8 +692,8 @@ fn ref_change(
 /// Member changes of a STRUCT/UNION pair: named members matched by name,
 /// anonymous ones by their rank among the anonymous members.
 fn member_changes(
-    a: &mut Side<'_, '_>,
-    b: &mut Side<'_, '_>,
+    a: &mut Shapes<'_>,
+    b: &mut Shapes<'_>,
     ta: &Type,
     tb: &Type,
     out: &mut Vec<String>,
@@ -727,8 +715,8 @@ fn member_changes(
             })
             .collect()
     };
-    let ka = key(a.btf(), ma);
-    let kb = key(b.btf(), mb);
+    let ka = key(a.btf, ma);
+    let kb = key(b.btf, mb);
     let label = |k: &(String, usize)| {
         if k.0.is_empty() {
             format!("anonymous member #{}", k.1)
@@ -750,7 +738,7 @@ fn member_changes(
                 "{} removed (was at bit {}: {})",
                 label(k),
                 m.bit_offset(fa),
-                describe(a.btf(), m.ty, 1)
+                describe(a.btf, m.ty, 1)
             )),
             Some(&j) => {
                 if last_j.is_some_and(|l| j < l) {
@@ -785,7 +773,7 @@ fn member_changes(
                 "{} added at bit {}: {}",
                 label(k),
                 n.bit_offset(fb),
-                describe(b.btf(), n.ty, 1)
+                describe(b.btf, n.ty, 1)
             ));
         }
     }
@@ -796,8 +784,8 @@ fn member_changes(
 
 /// Enumerator changes, matched by name.
 fn enum_changes(
-    a: &Side<'_, '_>,
-    b: &Side<'_, '_>,
+    a: &Shapes<'_>,
+    b: &Shapes<'_>,
     ta: &Type,
     tb: &Type,
     va: &[(StrOff, i64)],
@@ -812,8 +800,8 @@ fn enum_changes(
             s(tb.kind_flag)
         ));
     }
-    let na: Vec<(String, i64)> = va.iter().map(|&(n, v)| (name(a.btf(), n), v)).collect();
-    let nb: Vec<(String, i64)> = vb.iter().map(|&(n, v)| (name(b.btf(), n), v)).collect();
+    let na: Vec<(String, i64)> = va.iter().map(|&(n, v)| (name(a.btf, n), v)).collect();
+    let nb: Vec<(String, i64)> = vb.iter().map(|&(n, v)| (name(b.btf, n), v)).collect();
     let mb: HashMap<&str, i64> = nb.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     let ma: HashMap<&str, i64> = na.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     for (n, v) in &na {
@@ -832,8 +820,8 @@ fn enum_changes(
 
 /// Prototype changes of a FUNC pair: return type, parameter count, names, types.
 fn proto_changes(
-    a: &mut Side<'_, '_>,
-    b: &mut Side<'_, '_>,
+    a: &mut Shapes<'_>,
+    b: &mut Shapes<'_>,
     pa: TypeId,
     pb: TypeId,
     out: &mut Vec<String>,
@@ -842,7 +830,7 @@ fn proto_changes(
         Some(TypeData::FuncProto(p)) => Some(p.clone()),
         _ => None,
     };
-    let (Some(x), Some(y)) = (get(a.btf(), pa), get(b.btf(), pb)) else {
+    let (Some(x), Some(y)) = (get(a.btf, pa), get(b.btf, pb)) else {
         ref_change(a, b, "prototype", pa, pb, out);
         return;
     };
@@ -855,7 +843,7 @@ fn proto_changes(
         ));
     }
     for (i, (p, q)) in x.params.iter().zip(&y.params).enumerate() {
-        let (np, nq) = (name(a.btf(), p.name_off), name(b.btf(), q.name_off));
+        let (np, nq) = (name(a.btf, p.name_off), name(b.btf, q.name_off));
         if np != nq {
             out.push(format!("parameter #{i} name '{np}' -> '{nq}'"));
         }
