@@ -125,9 +125,6 @@ fn vmlinux_61_vs_running_kernel() {
     }
     // Deterministic.
     assert_eq!(text, report(&diff(&a, &b), &a, &b, &only));
-    if !cfg!(debug_assertions) {
-        assert!(took.as_millis() < 1000, "diff took {took:?}");
-    }
 }
 
 /// int, a struct `pair` with two members, a pointer to it, a typedef.
