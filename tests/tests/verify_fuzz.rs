@@ -49,7 +49,7 @@ fn mutations_never_panic_or_hang() {
     }
     eprintln!("{total} mutations: {ok} accepted, {rejected} rejected, slowest {slowest:?}");
     assert!(
-        slowest < Duration::from_secs(1),
+        slowest < Duration::from_secs(10),
         "a mutation took {slowest:?}"
     );
 }
