@@ -57,7 +57,7 @@ impl Lcg {
 
 /// Runs every output mode on `file` and checks the exit contract.
 fn check_contract(file: &Path, what: &str) {
-    let modes: [&[&str]; 3] = [&["-f", "raw"], &["-f", "json"], &["--verify"]];
+    let modes: [&[&str]; 4] = [&["-f", "raw"], &["-f", "c"], &["-f", "json"], &["--verify"]];
     for mode in modes {
         let mut args: Vec<&std::ffi::OsStr> = mode.iter().map(|s| s.as_ref()).collect();
         args.push(file.as_os_str());

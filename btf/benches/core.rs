@@ -4,7 +4,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn input() -> Option<Vec<u8>> {
-    for p in ["/sys/kernel/btf/vmlinux", "/usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64"] {
+    for p in [
+        "/sys/kernel/btf/vmlinux",
+        "/usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64",
+    ] {
         if let Ok(data) = btf::read::file::read_file(p.as_ref()) {
             if let Ok(raw) = btf::read::raw_btf_bytes(&data) {
                 return Some(raw.into_owned());
@@ -22,8 +25,12 @@ fn bench(c: &mut Criterion) {
     let btf = btf::Btf::parse(&raw).expect("vmlinux BTF parses");
     let mut g = c.benchmark_group("vmlinux");
     g.sample_size(20);
-    g.bench_function("parse", |b| b.iter(|| btf::Btf::parse(&raw).map(|b| b.own_type_count())));
-    g.bench_function("verify", |b| b.iter(|| btf::verify::verify_raw(&raw, None).is_ok()));
+    g.bench_function("parse", |b| {
+        b.iter(|| btf::Btf::parse(&raw).map(|b| b.own_type_count()))
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| btf::verify::verify_raw(&raw, None).is_ok())
+    });
     g.bench_function("write", |b| b.iter(|| btf.to_bytes().len()));
     g.bench_function("name_index", |b| b.iter(|| btf::NameIndex::new(&btf).len()));
     g.finish();

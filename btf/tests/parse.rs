@@ -26,7 +26,14 @@ fn sample() -> Btf {
     let n = b.add_str(".data");
     b.add_type(Type::named(
         n,
-        TypeData::Datasec(Datasec { size: 4, vars: vec![VarSecInfo { ty: v, offset: 0, size: 4 }] }),
+        TypeData::Datasec(Datasec {
+            size: 4,
+            vars: vec![VarSecInfo {
+                ty: v,
+                offset: 0,
+                size: 4,
+            }],
+        }),
     ));
     b.add_float("double", 8);
     b.add_decl_tag("tag", f, -1);
@@ -34,7 +41,13 @@ fn sample() -> Btf {
     let n = b.add_str("e64");
     let mut t = Type::named(
         n,
-        TypeData::Enum64(Enum64 { size: 8, values: vec![Enum64Value { name_off: b.add_str("BIG"), val: 1 << 40 }] }),
+        TypeData::Enum64(Enum64 {
+            size: 8,
+            values: vec![Enum64Value {
+                name_off: b.add_str("BIG"),
+                val: 1 << 40,
+            }],
+        }),
     );
     t.kind_flag = false;
     b.add_type(t);
@@ -51,7 +64,10 @@ fn every_kind_roundtrips() {
     assert_eq!(back.to_bytes(), bytes);
     let kinds: Vec<Kind> = back.types().map(|(_, t)| t.kind()).collect();
     for k in 1..=Kind::MAX {
-        assert!(kinds.contains(&Kind::from_u8(k).unwrap()), "kind {k} missing");
+        assert!(
+            kinds.contains(&Kind::from_u8(k).unwrap()),
+            "kind {k} missing"
+        );
     }
 }
 
@@ -150,4 +166,28 @@ fn newer_header_is_a_clear_error() {
     m.extend_from_slice(&bytes[24..]);
     let e = Btf::parse(&m).unwrap_err().to_string();
     assert!(e.contains("newer BTF format"), "{e}");
+}
+
+/// The parser is never stricter than the kernel: whatever the verifier
+/// accepts, the parser reads (and writes back unchanged).
+#[test]
+fn parser_reads_whatever_the_verifier_accepts() {
+    let bytes = sample().to_bytes();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut accepted = 0;
+    for _ in 0..20_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut m = bytes.clone();
+        let pos = (state as usize) % m.len();
+        m[pos] ^= 1 << ((state >> 40) % 8);
+        if btf::verify::verify_raw(&m, None).is_ok() {
+            accepted += 1;
+            let btf =
+                Btf::parse(&m).unwrap_or_else(|e| panic!("verifier accepts, parser refuses: {e}"));
+            assert_eq!(btf.to_bytes(), m);
+        }
+    }
+    assert!(accepted > 100, "only {accepted} mutations accepted");
 }

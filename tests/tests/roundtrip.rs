@@ -12,21 +12,28 @@ fn roundtrip_file(path: &std::path::Path, base: Option<Arc<Btf>>) -> Result<usiz
     let raw = btf::read::raw_btf_bytes(&data).map_err(|e| format!("{}: {e}", path.display()))?;
     let btf = btf::parse_any(&data, base).map_err(|e| format!("{}: {e}", path.display()))?;
     if btf.to_bytes() != *raw {
-        return Err(format!("{}: written bytes differ from the input", path.display()));
+        return Err(format!(
+            "{}: written bytes differ from the input",
+            path.display()
+        ));
     }
     Ok(btf.own_type_count())
 }
 
 #[test]
 fn sysfs_vmlinux_roundtrips() {
-    let Some(p) = oracle_file(SYS_VMLINUX) else { return };
+    let Some(p) = oracle_file(SYS_VMLINUX) else {
+        return;
+    };
     let n = roundtrip_file(&p, None).unwrap();
     assert!(n > 10_000, "only {n} types");
 }
 
 #[test]
 fn sysfs_modules_roundtrip_on_their_base() {
-    let Some(_) = oracle_file(SYS_VMLINUX) else { return };
+    let Some(_) = oracle_file(SYS_VMLINUX) else {
+        return;
+    };
     let base = Arc::new(btf::load(SYS_VMLINUX).unwrap());
     let mut n = 0;
     for e in std::fs::read_dir("/sys/kernel/btf").unwrap().flatten() {
@@ -44,17 +51,24 @@ fn sysfs_modules_roundtrip_on_their_base() {
 
 #[test]
 fn vmlinux_61_roundtrips() {
-    let Some(p) = oracle_file(VMLINUX_61) else { return };
+    let Some(p) = oracle_file(VMLINUX_61) else {
+        return;
+    };
     let n = roundtrip_file(&p, None).unwrap();
     assert_eq!(n + 1, 95069, "the 6.1 vmlinux has 95068 types");
 }
 
 #[test]
 fn every_61_module_roundtrips_on_vmlinux() {
-    let Some(p) = oracle_file(VMLINUX_61) else { return };
+    let Some(p) = oracle_file(VMLINUX_61) else {
+        return;
+    };
     let base = Arc::new(btf::load(&p).unwrap());
     let mods = modules_61();
-    assert!(oracle(mods.len() > 1000, "the 1121 Debian 6.1 modules"), "too few modules");
+    assert!(
+        oracle(mods.len() > 1000, "the 1121 Debian 6.1 modules"),
+        "too few modules"
+    );
     let failures: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = mods
             .chunks(mods.len().div_ceil(4))
@@ -67,7 +81,10 @@ fn every_61_module_roundtrips_on_vmlinux() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     assert!(
         failures.is_empty(),
@@ -80,7 +97,9 @@ fn every_61_module_roundtrips_on_vmlinux() {
 
 #[test]
 fn byte_order_swaps_roundtrip() {
-    let Some(p) = oracle_file(SYS_VMLINUX) else { return };
+    let Some(p) = oracle_file(SYS_VMLINUX) else {
+        return;
+    };
     let le = btf::load(&p).unwrap();
     let mut be = le.clone();
     be.set_endian(Endian::Big);
@@ -97,7 +116,9 @@ fn byte_order_swaps_roundtrip() {
 
 #[test]
 fn zstd_compressed_module_loads() {
-    let Some(p) = oracle_file(VMLINUX_61) else { return };
+    let Some(p) = oracle_file(VMLINUX_61) else {
+        return;
+    };
     if !oracle_program("zstd") {
         return;
     }
