@@ -62,6 +62,8 @@ pub(crate) const E2BIG: i32 = 7;
 pub(crate) const EEXIST: i32 = 17;
 pub(crate) const ELOOP: i32 = 40;
 pub(crate) const ENOTSUPP: i32 = 524;
+pub(crate) const ENOENT: i32 = 2;
+pub(crate) const EFAULT: i32 = 14;
 
 /// A step failed with this errno; the message is in the log.
 pub(crate) type Res<T = ()> = Result<T, i32>;
@@ -284,7 +286,7 @@ pub(crate) struct Env<'a> {
     pub mode: Mode,
     pub rules: Rules,
     /// Why the verification failed when the kernel logs nothing.
-    pub silent: Option<&'static str>,
+    pub silent: Option<String>,
 }
 
 impl<'a> Env<'a> {

@@ -28,6 +28,7 @@ use std::fmt;
 use crate::btf::Btf;
 
 mod env;
+mod fields;
 mod meta;
 pub mod msg;
 mod resolve;
@@ -71,6 +72,20 @@ impl Rules {
     fn tag_kflag_allowed(self) -> bool {
         self >= Rules::Linux6_18
     }
+    /// Whether `btf_parse_struct_metas` runs at load (6.2+).
+    fn struct_metas(self) -> bool {
+        self >= Rules::Linux6_12
+    }
+    /// Whether a second `bpf_refcount` is an error (the Debian 6.12 source;
+    /// the running 6.18 accepts it).
+    fn refcount_once(self) -> bool {
+        self == Rules::Linux6_12
+    }
+    /// Whether `btf_check_ownership_depth` runs (the Debian 6.12 source; the
+    /// running 6.18 accepts a self-owning kptr).
+    fn ownership_depth(self) -> bool {
+        self == Rules::Linux6_12
+    }
 }
 
 /// The verdict with the kernel's error number, for callers that compare with
@@ -107,7 +122,7 @@ pub fn verify_raw_with(data: &[u8], base: Option<&Btf>, rules: Rules) -> Result<
     let errno = res2.err().unwrap_or(errno);
     let log = String::from_utf8_lossy(&env.log.buf).into_owned();
     let message = match env.silent {
-        Some(s) => s.to_string(),
+        Some(s) => s.clone(),
         None => {
             let trimmed = log.trim_end_matches('\n');
             match trimmed.rfind('\n') {
@@ -132,7 +147,7 @@ fn run<'a>(
 ) -> (Result<(), i32>, Env<'a>) {
     let mut env = Env::new(data, base, Log::new(log, base.is_some()), rules);
     if base.is_none() && data.len() > BTF_MAX_SIZE {
-        env.silent = Some(msg::NOLOG_TOO_BIG);
+        env.silent = Some(msg::NOLOG_TOO_BIG.to_string());
         return (Err(env::E2BIG), env);
     }
     let res = passes(&mut env);
@@ -149,7 +164,11 @@ fn passes(env: &mut Env) -> Result<(), i32> {
     if env.base.is_none() {
         env.check_all_types()?;
     }
-    env.check_type_tags()
+    env.check_type_tags()?;
+    if env.base.is_none() && env.rules.struct_metas() {
+        env.check_struct_metas()?;
+    }
+    Ok(())
 }
 
 /// The map a BTF's key and value types are checked against at map creation.

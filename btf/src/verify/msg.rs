@@ -151,3 +151,6 @@ pub const TYPE_TAGS_DONT_PRECEDE: &str = "Type tags don't precede modifiers";
 pub const NOLOG_TOO_BIG: &str = "BTF is larger than the kernel's limit of 16 MiB (BTF_MAX_SIZE); the kernel fails with E2BIG and logs nothing";
 /// btf_check_type_tags met a reference to a missing type.
 pub const NOLOG_TAG_CHAIN_MISSING: &str = "a modifier refers to a type id that does not exist; the kernel fails with EINVAL and logs nothing";
+/// `btf_parse_struct_metas` failed (prefix; followed by the rule that failed).
+pub const NOLOG_SPECIAL_FIELDS: &str =
+    "special fields (btf_parse_struct_metas) rejected, the kernel logs nothing: ";
