@@ -468,16 +468,25 @@ impl Env<'_> {
 
     fn struct_metas(&self) -> FRes<()> {
         let n = self.nr_types();
-        let mut aof: Vec<u32> = ALLOC_OBJ_FIELDS
-            .iter()
-            .filter_map(|name| self.find_by_name_kind(name, K_STRUCT))
-            .collect();
+        // One pass: the first struct of each special name (as
+        // `btf_find_by_name_kind` per name would find), and every kptr type.
+        let mut first: [Option<u32>; ALLOC_OBJ_FIELDS.len()] = [None; ALLOC_OBJ_FIELDS.len()];
+        let mut aof: Vec<u32> = Vec::new();
         for i in 1..n {
             let t = self.ty(i).unwrap_or(Rec::VOID);
-            if let Ok(Some(_)) = self.find_kptr(t, 0) {
-                aof.push(i);
+            if t.is_kind(K_STRUCT) {
+                if let Some(name) = self.str_at(t.name_off).filter(|s| s.starts_with(b"bpf_")) {
+                    if let Some(k) = ALLOC_OBJ_FIELDS.iter().position(|f| *f == name) {
+                        first[k].get_or_insert(i);
+                    }
+                }
+            } else if t.is_kind(K_PTR) || t.is_kind(K_VOLATILE) {
+                if let Ok(Some(_)) = self.find_kptr(t, 0) {
+                    aof.push(i);
+                }
             }
         }
+        aof.extend(first.iter().flatten());
         if aof.is_empty() {
             return Ok(());
         }
