@@ -125,7 +125,11 @@ fn mutated_blobs_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    let Some(blobs) = suite_blobs() else { return };
+    let Some(mut blobs) = suite_blobs() else { return };
+    // The hand-made blobs too (special fields, tags, names).
+    for (name, b) in targeted_blobs() {
+        blobs.push((0, name.to_string(), b));
+    }
     let total = mutation_count();
     let mut rng = Rng::new(0x5eed_0001);
     let mut bad = Vec::new();
