@@ -125,7 +125,9 @@ fn mutated_blobs_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    let Some(mut blobs) = suite_blobs() else { return };
+    let Some(mut blobs) = suite_blobs() else {
+        return;
+    };
     // The hand-made blobs too (special fields, tags, names).
     for (name, b) in targeted_blobs() {
         blobs.push((0, name.to_string(), b));
@@ -434,4 +436,128 @@ fn special_field_probes_match_the_kernel() {
         }
     }
     assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// Module `.BTF` blobs cannot be loaded as split BTF, but they can be handed to
+/// `BPF_BTF_LOAD` as they are (as base BTF): the kernel rejects them, and we
+/// must reject them the same way (verdict, errno, message, whole log).
+#[test]
+fn module_blobs_as_base_btf_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let mods = btfkit_tests::modules_61();
+    if !btfkit_tests::oracle(!mods.is_empty(), btfkit_tests::MODULES_61) {
+        return;
+    }
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for m in mods.iter().step_by(10) {
+        let data = std::fs::read(m).expect("read");
+        let Ok(blob) = btf::read::file::raw_btf_bytes(&data) else {
+            continue;
+        };
+        n += 1;
+        if let Some(d) = compare(&m.display().to_string(), &blob, true) {
+            bad.push(d);
+        }
+    }
+    assert!(n >= 100, "only {n} modules");
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// Split BTF flattened into one blob: the base's types then the module's
+/// (module ids already continue from the base), the base's strings then the
+/// module's (offsets continue too).
+fn flatten(base: &[u8], module: &[u8]) -> Vec<u8> {
+    let w = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
+    let sec = |b: &[u8], off: usize, len: usize| {
+        let h = w(b, 4);
+        b[h + w(b, off)..h + w(b, off) + w(b, len)].to_vec()
+    };
+    let (bt, bs) = (sec(base, 8, 12), sec(base, 16, 20));
+    let (mt, ms) = (sec(module, 8, 12), sec(module, 16, 20));
+    let tl = (bt.len() + mt.len()) as u32;
+    let sl = (bs.len() + ms.len()) as u32;
+    let mut out = vec![0x9f, 0xeb, 1, 0];
+    for v in [24u32, 0, tl, tl, sl] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for part in [&bt, &mt, &bs, &ms] {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// Real module types under the full (resolving) rules: modules flattened onto
+/// the 6.1 vmlinux and loaded as one blob by the kernel and by us.
+#[test]
+fn flattened_modules_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let Some(base) = vmlinux_61_btf() else { return };
+    let mods = btfkit_tests::modules_61();
+    if !btfkit_tests::oracle(!mods.is_empty(), btfkit_tests::MODULES_61) {
+        return;
+    }
+    let step = if cfg!(debug_assertions) { 80 } else { 10 };
+    let mut bad = Vec::new();
+    let (mut n, mut loaded) = (0, 0);
+    let mut rng = Rng::new(0x5eed_0003);
+    for m in mods.iter().step_by(step) {
+        let data = std::fs::read(m).expect("read");
+        let Ok(module) = btf::read::file::raw_btf_bytes(&data) else {
+            continue;
+        };
+        let flat = flatten(&base, &module);
+        n += 1;
+        let k = kernel_load(&flat, 0);
+        loaded += usize::from(k.loaded);
+        let ours = verify_raw_with(&flat, None, Rules::default());
+        if k.loaded != ours.is_ok() {
+            bad.push(format!(
+                "{}: kernel loaded={} errno={}, ours {:?}",
+                m.display(),
+                k.loaded,
+                k.errno,
+                ours.err().map(|f| f.rejection.message)
+            ));
+        }
+        // Mutations of the module's own types (a word set to a small id, a
+        // bit flipped), resolved against the real vmlinux types.
+        let w =
+            |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
+        let start = 24 + w(&base, 12);
+        let words = w(&module, 12) / 4;
+        for j in 0..2 {
+            if words == 0 {
+                break;
+            }
+            let mut mb = flat.clone();
+            let at = start + 4 * rng.below(words);
+            let old = w(&mb, at) as u32;
+            let new = if j == 0 {
+                rng.below(200) as u32
+            } else {
+                old ^ (1 << rng.below(32))
+            };
+            mb[at..at + 4].copy_from_slice(&new.to_le_bytes());
+            if let Some(d) = compare(&format!("{} mutation {j}", m.display()), &mb, false) {
+                bad.push(d);
+            }
+        }
+    }
+    eprintln!("{n} flattened modules compared, {loaded} loaded by the kernel");
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
