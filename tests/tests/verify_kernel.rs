@@ -561,3 +561,33 @@ fn flattened_modules_match_the_kernel() {
         bad.join("\n")
     );
 }
+
+/// More types than ids: the kernel logs "Exceeded max num of types" for each
+/// extra record but goes on (it ignores that error), and loads the rest.
+#[test]
+fn too_many_types_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    for extra in [0u32, 1, 3] {
+        // 0xfffff ids (void included) hold 0xffffe types; add `extra` more.
+        let n = 0x000f_fffe + extra;
+        let mut t = Vec::with_capacity(3 * n as usize);
+        for _ in 0..n {
+            t.extend([0u32, info(9, 0, false), 0]); // volatile void
+        }
+        let b = blob(&t, b"\0");
+        let k = kernel_load(&b, 0);
+        let ours = verify_raw_with(&b, None, Rules::default());
+        assert_eq!(
+            k.loaded,
+            ours.is_ok(),
+            "extra {extra}: kernel errno {}, ours {:?}",
+            k.errno,
+            ours.err().map(|f| f.rejection.message)
+        );
+        if let Some(d) = compare(&format!("extra {extra}"), &b, false) {
+            panic!("{d}");
+        }
+    }
+}
