@@ -319,7 +319,7 @@ pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
         t.extend([off, info(8, 0, false), 1]);
         out.push((label, blob(&t, &s)));
     }
-    for len in [511usize, 512, 513] {
+    for len in [511usize, 512, 513, 1100, 2000] {
         let mut s = b"\0int\0".to_vec();
         s.extend(std::iter::repeat_n(b'a', len));
         s.push(0);
@@ -329,7 +329,9 @@ pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
             match len {
                 511 => "typedef name 511",
                 512 => "typedef name 512",
-                _ => "typedef name 513",
+                513 => "typedef name 513",
+                1100 => "typedef name 1100",
+                _ => "typedef name 2000",
             },
             blob(&t, &s),
         ));
