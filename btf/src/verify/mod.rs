@@ -9,7 +9,10 @@
 //! 4. `btf_check_all_types`: references resolved (loops, sizes, members,
 //!    arrays, FUNC/FUNC_PROTO, VAR/DATASEC, DECL_TAG) — base BTF only: the
 //!    kernel does not resolve module (split) BTF;
-//! 5. `btf_check_type_tags`: TYPE_TAGs before other modifiers in every chain.
+//! 5. `btf_check_type_tags`: TYPE_TAGs before other modifiers in every chain;
+//! 6. `btf_parse_struct_metas`: special fields (`bpf_spin_lock`, lists, trees,
+//!    refcounts, kptrs) of user BTF — base BTF, 6.2+ rules; the kernel logs
+//!    nothing for these failures, [`Rejection::message`] says which rule failed.
 //!
 //! Split BTF (a `base` given) follows `btf_parse_module`: ids and string
 //! offsets continue from the base, base types are trusted, passes 1, 2, 3 and
@@ -19,9 +22,8 @@
 //! member, enumerator, section entry), then the error. A first run keeps no
 //! log (fast); only a failing blob is verified a second time to write it.
 //!
-//! Not mirrored: `btf_parse_struct_metas` (special fields such as
-//! `bpf_spin_lock`, `bpf_list_head` or `kptr` tags in user BTF) — see
-//! `docs/parts/verify.md`.
+//! Not mirrored: the running kernel's own lookups for kptr pointees
+//! (`btf_parse_kptr`); see `docs/parts/verify.md`.
 
 use std::fmt;
 
@@ -100,7 +102,8 @@ pub struct Failure {
 }
 
 /// Checks a raw BTF blob as the kernel's `BPF_BTF_LOAD` would; `base` for
-/// split BTF (module BTF on vmlinux).
+/// split BTF (module BTF on vmlinux, under the kernel's module rules). Uses
+/// the running kernel's rules ([`Rules::default`]).
 pub fn verify_raw(data: &[u8], base: Option<&Btf>) -> Result<(), Rejection> {
     verify_raw_with(data, base, Rules::default()).map_err(|f| f.rejection)
 }
