@@ -59,12 +59,15 @@ impl std::error::Error for Rejection {}
 /// Which kernel's rules to apply where kernels differ.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rules {
-    /// Linux 6.1: DECL_TAG and TYPE_TAG must not carry `kind_flag`.
+    /// Linux 6.1: DECL_TAG and TYPE_TAG must not carry `kind_flag`; no
+    /// special-field pass (it came in 6.2).
     Linux6_1,
-    /// Linux 6.12: as 6.1 for the checks mirrored here.
+    /// Linux 6.12 (the Debian source): as 6.1 plus the special-field pass, with
+    /// one `bpf_refcount` per struct and the ownership-depth limit.
     Linux6_12,
-    /// Linux 6.14 and later (6.18 runs here): DECL_TAG and TYPE_TAG may carry
-    /// `kind_flag` (an `__attribute__` tag rather than a `btf_*_tag`).
+    /// Linux 6.14 and later as the running 6.18 behaves: DECL_TAG and TYPE_TAG
+    /// may carry `kind_flag` (an `__attribute__` tag rather than a
+    /// `btf_*_tag`); repeated `bpf_refcount`s and kptr ownership cycles pass.
     #[default]
     Linux6_18,
 }
