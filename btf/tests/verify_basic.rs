@@ -99,3 +99,19 @@ fn verify_btf_round_trips() {
     let parsed = btf::Btf::parse(&b).unwrap();
     assert!(verify_btf(&parsed).is_ok());
 }
+
+#[test]
+fn datasec_names_by_rules() {
+    let strs = b"\0int\0v\0.data x\0";
+    let mut t = INT.to_vec();
+    t.extend([5, info(14, 0, false), 1, 1]); // [2] var v
+    t.extend([7, info(15, 1, false), 4, 2, 0, 4]); // [3] datasec ".data x"
+    let b = blob(&t, strs);
+    assert!(verify_raw_with(&b, None, Rules::Linux6_18).is_ok());
+    assert!(verify_raw_with(&b, None, Rules::Linux6_12).is_ok());
+    let f = verify_raw_with(&b, None, Rules::Linux6_1).unwrap_err();
+    assert_eq!(
+        f.rejection.message,
+        "[3] DATASEC .data x size=4 vlen=1 Invalid name"
+    );
+}

@@ -522,7 +522,8 @@ impl Env<'_> {
         Ok(4)
     }
 
-    /// `btf_datasec_check_meta`: non-zero size, no kflag, a printable name;
+    /// `btf_datasec_check_meta`: non-zero size, no kflag, a printable name
+    /// (an identifier before 6.5);
     /// entries with non-void types, increasing non-overlapping offsets inside
     /// the section, non-zero sizes, and sizes summing to at most the size.
     fn datasec_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
@@ -532,7 +533,12 @@ impl Env<'_> {
             return self.bad(t, m::SIZE_IS_ZERO);
         }
         self.no_kflag(t)?;
-        if t.name_off == 0 || !self.name_valid_section(t.name_off) {
+        let name_ok = if self.rules.printable_section_names() {
+            self.name_valid_section(t.name_off)
+        } else {
+            self.name_valid_identifier(t.name_off)
+        };
+        if t.name_off == 0 || !name_ok {
             return self.bad(t, m::INVALID_NAME);
         }
         self.log_type_x(t, true, None);

@@ -59,8 +59,8 @@ impl std::error::Error for Rejection {}
 /// Which kernel's rules to apply where kernels differ.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rules {
-    /// Linux 6.1: DECL_TAG and TYPE_TAG must not carry `kind_flag`; no
-    /// special-field pass (it came in 6.2).
+    /// Linux 6.1: DECL_TAG and TYPE_TAG must not carry `kind_flag`; DATASEC
+    /// names must be identifiers; no special-field pass (it came in 6.2).
     Linux6_1,
     /// Linux 6.12 (the Debian source): as 6.1 plus the special-field pass, with
     /// one `bpf_refcount` per struct and the ownership-depth limit.
@@ -76,6 +76,11 @@ impl Rules {
     /// Whether DECL_TAG / TYPE_TAG may have `kind_flag` set.
     fn tag_kflag_allowed(self) -> bool {
         self >= Rules::Linux6_18
+    }
+    /// Whether DATASEC names may hold any printable character (6.5+; an
+    /// identifier before).
+    fn printable_section_names(self) -> bool {
+        self >= Rules::Linux6_12
     }
     /// Whether `btf_parse_struct_metas` runs at load (6.2+).
     fn struct_metas(self) -> bool {
