@@ -99,3 +99,24 @@ fn module_mutations_never_panic() {
     }
     eprintln!("{n} module mutations: {rejected} rejected");
 }
+
+#[test]
+#[ignore = "diagnostics: the slowest mutations"]
+fn slowest_mutations() {
+    let Some(blobs) = suite_blobs() else { return };
+    let mut rng = Rng::new(0xf022);
+    let mut v = Vec::new();
+    for k in 0..200_000 {
+        let (_, _, src) = &blobs[k % blobs.len()];
+        let m = mutate(src, &mut rng);
+        let t = Instant::now();
+        let _ = verify_raw(&m, None);
+        v.push((t.elapsed(), k, m.len()));
+        let _ = rng.below(4);
+        let _ = rng.below(6);
+    }
+    v.sort();
+    for x in v.iter().rev().take(5) {
+        eprintln!("{x:?}");
+    }
+}

@@ -40,12 +40,18 @@ fn compare(what: &str, blob: &[u8], whole_log: bool) -> Option<String> {
         .last()
         .unwrap_or("")
         .to_string();
-    if kl.log.is_empty() {
-        // The kernel logged nothing: our message is our own explanation.
-        if !f.rejection.log.is_empty() {
+    let silent = !f
+        .rejection
+        .log
+        .trim_end_matches('\n')
+        .ends_with(&f.rejection.message);
+    if silent {
+        // The kernel logs no error line: our message is our own explanation,
+        // and the log must be the kernel's as it stood when it gave up.
+        if kl.log != f.rejection.log {
             return Some(format!(
-                "{what}: kernel log empty, ours {:?}",
-                f.rejection.log
+                "{what}: silent failure, logs differ\n--- kernel\n{}\n--- ours\n{}",
+                kl.log, f.rejection.log
             ));
         }
         return None;
@@ -119,7 +125,13 @@ fn mutated_blobs_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    let Some(blobs) = suite_blobs() else { return };
+    let Some(mut blobs) = suite_blobs() else {
+        return;
+    };
+    // The hand-made blobs too (special fields, tags, names).
+    for (name, b) in targeted_blobs() {
+        blobs.push((0, name.to_string(), b));
+    }
     let total = mutation_count();
     let mut rng = Rng::new(0x5eed_0001);
     let mut bad = Vec::new();
@@ -260,7 +272,7 @@ fn mutation_message_histogram() {
 }
 
 /// Targeted blobs the verifier does not mirror yet (see docs/parts/verify.md).
-const KNOWN_GAPS: &[&str] = &["two spin locks"];
+const KNOWN_GAPS: &[&str] = &[];
 
 #[test]
 fn targeted_blobs_match_the_kernel() {
@@ -292,5 +304,290 @@ fn targeted_blobs_print() {
             k.log.trim_end().lines().last().unwrap_or(""),
             ours.err().map(|f| f.rejection.message)
         );
+    }
+}
+
+/// Special-field rules probed on the running kernel (unions, repeated locks
+/// and refcounts, nesting, kind_flag offsets).
+#[test]
+fn special_field_probes_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let mut s = Strs::new();
+    let (int, lock, rc, v, f, a, b, node) = (
+        s.add("int"),
+        s.add("bpf_spin_lock"),
+        s.add("bpf_refcount"),
+        s.add("v"),
+        s.add("f"),
+        s.add("a"),
+        s.add("b"),
+        s.add("bpf_list_node"),
+    );
+    let u64n = s.add("u64");
+    let mut base = vec![int, info(1, 0, false), 4, 0x0100_0020];
+    base.extend([lock, info(4, 1, false), 4, v, 1, 0]); // [2]
+    base.extend([rc, info(4, 1, false), 4, v, 1, 0]); // [3]
+    base.extend([u64n, info(1, 0, false), 8, 64]); // [4]
+    base.extend([node, info(4, 3, false), 24, v, 4, 0, v, 4, 64, v, 4, 128]); // [5]
+    let probes: Vec<(&str, Vec<u32>)> = vec![
+        (
+            "union lock lock",
+            vec![f, info(5, 2, false), 4, a, 2, 0, b, 2, 0],
+        ),
+        (
+            "struct rc rc",
+            vec![f, info(4, 2, false), 8, a, 3, 0, b, 3, 32],
+        ),
+        (
+            "union rc rc",
+            vec![f, info(5, 2, false), 4, a, 3, 0, b, 3, 0],
+        ),
+        (
+            "union lock rc",
+            vec![f, info(5, 2, false), 4, a, 2, 0, b, 3, 0],
+        ),
+        (
+            "union rc lock",
+            vec![f, info(5, 2, false), 4, a, 3, 0, b, 2, 0],
+        ),
+        (
+            "struct lock rc overlap kflag",
+            vec![f, info(4, 2, true), 8, a, 2, 0, b, 3, 16],
+        ),
+        ("struct rc only", vec![f, info(4, 1, false), 4, a, 3, 0]),
+        (
+            "struct node node",
+            vec![f, info(4, 2, false), 48, a, 5, 0, b, 5, 192],
+        ),
+        (
+            "union node node",
+            vec![f, info(5, 2, false), 24, a, 5, 0, b, 5, 0],
+        ),
+        (
+            "union lock node",
+            vec![f, info(5, 2, false), 24, a, 2, 0, b, 5, 0],
+        ),
+        // [6] union { lock a; lock b; } inside [7] struct { u; }
+        (
+            "nested union lock lock",
+            vec![
+                0,
+                info(5, 2, false),
+                4,
+                a,
+                2,
+                0,
+                b,
+                2,
+                0,
+                f,
+                info(4, 1, false),
+                4,
+                a,
+                6,
+                0,
+            ],
+        ),
+        // [6] struct { lock a; lock b; } inside [7] struct { s; }  (aof member needed at top)
+        (
+            "nested struct lock lock + lock",
+            vec![
+                0,
+                info(4, 2, false),
+                8,
+                a,
+                2,
+                0,
+                b,
+                2,
+                32,
+                f,
+                info(4, 2, false),
+                12,
+                a,
+                6,
+                0,
+                b,
+                2,
+                64,
+            ],
+        ),
+        (
+            "struct lock lock kflag",
+            vec![f, info(4, 2, true), 8, a, 2, 0, b, 2, 32],
+        ),
+        (
+            "struct rc rc lock",
+            vec![f, info(4, 3, false), 12, a, 3, 0, b, 3, 32, v, 2, 64],
+        ),
+        (
+            "struct lock rc rc",
+            vec![f, info(4, 3, false), 12, v, 2, 0, a, 3, 32, b, 3, 64],
+        ),
+    ];
+    let mut bad = Vec::new();
+    for (name, extra) in probes {
+        let mut t = base.clone();
+        t.extend(extra);
+        if let Some(d) = compare(name, &blob(&t, &s.0), true) {
+            bad.push(d);
+        }
+    }
+    assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// Module `.BTF` blobs cannot be loaded as split BTF, but they can be handed to
+/// `BPF_BTF_LOAD` as they are (as base BTF): the kernel rejects them, and we
+/// must reject them the same way (verdict, errno, message, whole log).
+#[test]
+fn module_blobs_as_base_btf_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let mods = btfkit_tests::modules_61();
+    if !btfkit_tests::oracle(!mods.is_empty(), btfkit_tests::MODULES_61) {
+        return;
+    }
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for m in mods.iter().step_by(10) {
+        let data = std::fs::read(m).expect("read");
+        let Ok(blob) = btf::read::file::raw_btf_bytes(&data) else {
+            continue;
+        };
+        n += 1;
+        if let Some(d) = compare(&m.display().to_string(), &blob, true) {
+            bad.push(d);
+        }
+    }
+    assert!(n >= 100, "only {n} modules");
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// Split BTF flattened into one blob: the base's types then the module's
+/// (module ids already continue from the base), the base's strings then the
+/// module's (offsets continue too).
+fn flatten(base: &[u8], module: &[u8]) -> Vec<u8> {
+    let w = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
+    let sec = |b: &[u8], off: usize, len: usize| {
+        let h = w(b, 4);
+        b[h + w(b, off)..h + w(b, off) + w(b, len)].to_vec()
+    };
+    let (bt, bs) = (sec(base, 8, 12), sec(base, 16, 20));
+    let (mt, ms) = (sec(module, 8, 12), sec(module, 16, 20));
+    let tl = (bt.len() + mt.len()) as u32;
+    let sl = (bs.len() + ms.len()) as u32;
+    let mut out = vec![0x9f, 0xeb, 1, 0];
+    for v in [24u32, 0, tl, tl, sl] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for part in [&bt, &mt, &bs, &ms] {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// Real module types under the full (resolving) rules: modules flattened onto
+/// the 6.1 vmlinux and loaded as one blob by the kernel and by us.
+#[test]
+fn flattened_modules_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let Some(base) = vmlinux_61_btf() else { return };
+    let mods = btfkit_tests::modules_61();
+    if !btfkit_tests::oracle(!mods.is_empty(), btfkit_tests::MODULES_61) {
+        return;
+    }
+    let step = if cfg!(debug_assertions) { 80 } else { 10 };
+    let mut bad = Vec::new();
+    let (mut n, mut loaded) = (0, 0);
+    let mut rng = Rng::new(0x5eed_0003);
+    for m in mods.iter().step_by(step) {
+        let data = std::fs::read(m).expect("read");
+        let Ok(module) = btf::read::file::raw_btf_bytes(&data) else {
+            continue;
+        };
+        let flat = flatten(&base, &module);
+        n += 1;
+        let k = kernel_load(&flat, 0);
+        loaded += usize::from(k.loaded);
+        let ours = verify_raw_with(&flat, None, Rules::default());
+        if k.loaded != ours.is_ok() {
+            bad.push(format!(
+                "{}: kernel loaded={} errno={}, ours {:?}",
+                m.display(),
+                k.loaded,
+                k.errno,
+                ours.err().map(|f| f.rejection.message)
+            ));
+        }
+        // Mutations of the module's own types (a word set to a small id, a
+        // bit flipped), resolved against the real vmlinux types.
+        let w =
+            |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
+        let start = 24 + w(&base, 12);
+        let words = w(&module, 12) / 4;
+        for j in 0..2 {
+            if words == 0 {
+                break;
+            }
+            let mut mb = flat.clone();
+            let at = start + 4 * rng.below(words);
+            let old = w(&mb, at) as u32;
+            let new = if j == 0 {
+                rng.below(200) as u32
+            } else {
+                old ^ (1 << rng.below(32))
+            };
+            mb[at..at + 4].copy_from_slice(&new.to_le_bytes());
+            if let Some(d) = compare(&format!("{} mutation {j}", m.display()), &mb, false) {
+                bad.push(d);
+            }
+        }
+    }
+    eprintln!("{n} flattened modules compared, {loaded} loaded by the kernel");
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// More types than ids: the kernel logs "Exceeded max num of types" for each
+/// extra record but goes on (it ignores that error), and loads the rest.
+#[test]
+fn too_many_types_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    for extra in [0u32, 1, 3] {
+        // 0xfffff ids (void included) hold 0xffffe types; add `extra` more.
+        let n = 0x000f_fffe + extra;
+        let mut t = Vec::with_capacity(3 * n as usize);
+        for _ in 0..n {
+            t.extend([0u32, info(9, 0, false), 0]); // volatile void
+        }
+        let b = blob(&t, b"\0");
+        let k = kernel_load(&b, 0);
+        let ours = verify_raw_with(&b, None, Rules::default());
+        assert_eq!(
+            k.loaded,
+            ours.is_ok(),
+            "extra {extra}: kernel errno {}, ours {:?}",
+            k.errno,
+            ours.err().map(|f| f.rejection.message)
+        );
+        if let Some(d) = compare(&format!("extra {extra}"), &b, false) {
+            panic!("{d}");
+        }
     }
 }

@@ -96,3 +96,20 @@ fn vmlinux_61_and_all_modules_verify() {
         failures.join("\n")
     );
 }
+
+#[test]
+#[ignore = "diagnostics: timing per rule set"]
+fn timing_per_rules() {
+    use btf::verify::{verify_raw_with, Rules};
+    for path in [SYS_VMLINUX, VMLINUX_61] {
+        let Some(p) = oracle_file(path) else { continue };
+        let blob = raw(std::path::Path::new(&p));
+        for rules in [Rules::Linux6_1, Rules::Linux6_12, Rules::Linux6_18] {
+            let verdict = verify_raw_with(&blob, None, rules).map_err(|f| f.rejection.message);
+            let ms = best_ms(10, || {
+                let _ = verify_raw_with(&blob, None, rules);
+            });
+            eprintln!("{path} {rules:?}: {ms:.1} ms {verdict:?}");
+        }
+    }
+}

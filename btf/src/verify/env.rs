@@ -62,6 +62,8 @@ pub(crate) const E2BIG: i32 = 7;
 pub(crate) const EEXIST: i32 = 17;
 pub(crate) const ELOOP: i32 = 40;
 pub(crate) const ENOTSUPP: i32 = 524;
+pub(crate) const ENOENT: i32 = 2;
+pub(crate) const EFAULT: i32 = 14;
 
 /// A step failed with this errno; the message is in the log.
 pub(crate) type Res<T = ()> = Result<T, i32>;
@@ -227,14 +229,28 @@ pub(crate) fn kind_str(k: u8) -> &'static str {
     }
 }
 
-/// Whether a byte passes the kernel's `isalpha` (Latin-1 `_ctype` table).
-pub(crate) fn k_isalpha(c: u8) -> bool {
-    c.is_ascii_alphabetic() || (c >= 0xc0 && c != 0xd7 && c != 0xf7)
-}
-/// The kernel's `isalnum`.
-pub(crate) fn k_isalnum(c: u8) -> bool {
-    k_isalpha(c) || c.is_ascii_digit()
-}
+const IDENT_FIRST: u8 = 1;
+const IDENT_REST: u8 = 2;
+/// Per byte: may start an identifier (`IDENT_FIRST`), may continue one
+/// (`IDENT_REST`), by the kernel's Latin-1 `ctype`.
+static IDENT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alpha = b.is_ascii_alphabetic() || (b >= 0xc0 && b != 0xd7 && b != 0xf7);
+        let other = b == b'_' || b == b'.';
+        if alpha || other {
+            t[c] |= IDENT_FIRST | IDENT_REST;
+        }
+        if b.is_ascii_digit() {
+            t[c] |= IDENT_REST;
+        }
+        c += 1;
+    }
+    t
+};
+
 /// The kernel's `isprint`: ASCII 0x20..=0x7e and Latin-1 0xa0..=0xff.
 pub(crate) fn k_isprint(c: u8) -> bool {
     (0x20..=0x7e).contains(&c) || c >= 0xa0
@@ -284,7 +300,7 @@ pub(crate) struct Env<'a> {
     pub mode: Mode,
     pub rules: Rules,
     /// Why the verification failed when the kernel logs nothing.
-    pub silent: Option<&'static str>,
+    pub silent: Option<String>,
 }
 
 impl<'a> Env<'a> {
@@ -403,22 +419,42 @@ impl<'a> Env<'a> {
         off - self.start_str_off < self.hdr.str_len
     }
 
-    /// `btf_name_valid_identifier` (the offset must be valid).
+    /// The bytes from `off` to the end of its string section (own strings),
+    /// or the string without its NUL (base strings).
+    fn str_tail(&self, off: u32) -> Option<&'a [u8]> {
+        if off < self.start_str_off {
+            return self.base.and_then(|b| b.str_bytes(StrOff(off)));
+        }
+        let rel = off - self.start_str_off;
+        if rel >= self.hdr.str_len {
+            return None;
+        }
+        let end = self.str_start + self.hdr.str_len as usize;
+        self.data.get(self.str_start + rel as usize..end)
+    }
+
+    /// `btf_name_valid_identifier` (the offset must be valid): a letter, `_`
+    /// or `.`, then letters, digits, `_` or `.`, NUL within 512 bytes. One
+    /// pass with a table (this is the hottest check on vmlinux).
     pub fn name_valid_identifier(&self, off: u32) -> bool {
-        let Some(s) = self.str_at(off) else {
+        let Some(s) = self.str_tail(off) else {
             return false;
         };
-        let Some((&first, rest)) = s.split_first() else {
-            return false;
-        };
-        if !(k_isalpha(first) || first == b'_' || first == b'.') {
-            return false;
+        let mut it = s.iter();
+        match it.next() {
+            Some(&c) if IDENT[c as usize] & IDENT_FIRST != 0 => {}
+            _ => return false,
         }
-        // The kernel scans up to KSYM_NAME_LEN bytes and wants the NUL there.
-        if s.len() > KSYM_NAME_LEN {
-            return false;
+        for (pos, &c) in (1usize..).zip(it) {
+            if c == 0 {
+                return true;
+            }
+            if pos >= KSYM_NAME_LEN || IDENT[c as usize] & IDENT_REST == 0 {
+                return false;
+            }
         }
-        rest.iter().all(|&c| k_isalnum(c) || c == b'_' || c == b'.')
+        // Base strings come without their NUL: the name ended in time.
+        true
     }
 
     /// `btf_name_valid_section`: non-empty, printable, at most 512 bytes.

@@ -194,22 +194,30 @@ impl Env<'_> {
     fn check_meta(&mut self, off: usize, left: u32) -> Res<u32> {
         let id = self.log_type_id;
         if left < 12 {
-            self.log_plain(format_args!("[{id}] meta_left:{left} meta_needed:12"));
+            self.log_plain(format_args!(
+                "[{id}] {}{left}{}12",
+                m::META_LEFT,
+                m::META_NEEDED
+            ));
             return Err(EINVAL);
         }
         let t = self.rec_at(off);
         let left = left - 12;
         if t.info & !0x9f00_ffff != 0 {
-            self.log_plain(format_args!("[{id}] Invalid btf_info:{:x}", t.info));
+            self.log_plain(format_args!("[{id}] {}{:x}", m::INVALID_BTF_INFO, t.info));
             return Err(EINVAL);
         }
         let k = t.kind();
         if k > K_MAX || k == K_UNKN {
-            self.log_plain(format_args!("[{id}] Invalid kind:{k}"));
+            self.log_plain(format_args!("[{id}] {}{k}", m::INVALID_KIND));
             return Err(EINVAL);
         }
         if !self.name_offset_valid(t.name_off) {
-            self.log_plain(format_args!("[{id}] Invalid name_offset:{}", t.name_off));
+            self.log_plain(format_args!(
+                "[{id}] {}{}",
+                m::INVALID_NAME_OFFSET,
+                t.name_off
+            ));
             return Err(EINVAL);
         }
         let extra = match k {
@@ -234,7 +242,10 @@ impl Env<'_> {
 
     fn meta_short(&mut self, t: &Rec, left: u32, needed: u32) -> Res {
         if left < needed {
-            self.log_basic(t, format_args!("meta_left:{left} meta_needed:{needed}"));
+            self.log_basic(
+                t,
+                format_args!("{}{left}{}{needed}", m::META_LEFT, m::META_NEEDED),
+            );
             return Err(EINVAL);
         }
         Ok(())
@@ -511,7 +522,8 @@ impl Env<'_> {
         Ok(4)
     }
 
-    /// `btf_datasec_check_meta`: non-zero size, no kflag, a printable name;
+    /// `btf_datasec_check_meta`: non-zero size, no kflag, a printable name
+    /// (an identifier before 6.5);
     /// entries with non-void types, increasing non-overlapping offsets inside
     /// the section, non-zero sizes, and sizes summing to at most the size.
     fn datasec_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
@@ -521,7 +533,12 @@ impl Env<'_> {
             return self.bad(t, m::SIZE_IS_ZERO);
         }
         self.no_kflag(t)?;
-        if t.name_off == 0 || !self.name_valid_section(t.name_off) {
+        let name_ok = if self.rules.printable_section_names() {
+            self.name_valid_section(t.name_off)
+        } else {
+            self.name_valid_identifier(t.name_off)
+        };
+        if t.name_off == 0 || !name_ok {
             return self.bad(t, m::INVALID_NAME);
         }
         self.log_type_x(t, true, None);

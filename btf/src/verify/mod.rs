@@ -9,7 +9,10 @@
 //! 4. `btf_check_all_types`: references resolved (loops, sizes, members,
 //!    arrays, FUNC/FUNC_PROTO, VAR/DATASEC, DECL_TAG) — base BTF only: the
 //!    kernel does not resolve module (split) BTF;
-//! 5. `btf_check_type_tags`: TYPE_TAGs before other modifiers in every chain.
+//! 5. `btf_check_type_tags`: TYPE_TAGs before other modifiers in every chain;
+//! 6. `btf_parse_struct_metas`: special fields (`bpf_spin_lock`, lists, trees,
+//!    refcounts, kptrs) of user BTF — base BTF, 6.2+ rules; the kernel logs
+//!    nothing for these failures, [`Rejection::message`] says which rule failed.
 //!
 //! Split BTF (a `base` given) follows `btf_parse_module`: ids and string
 //! offsets continue from the base, base types are trusted, passes 1, 2, 3 and
@@ -19,15 +22,15 @@
 //! member, enumerator, section entry), then the error. A first run keeps no
 //! log (fast); only a failing blob is verified a second time to write it.
 //!
-//! Not mirrored: `btf_parse_struct_metas` (special fields such as
-//! `bpf_spin_lock`, `bpf_list_head` or `kptr` tags in user BTF) — see
-//! `docs/parts/verify.md`.
+//! Not mirrored: the running kernel's own lookups for kptr pointees
+//! (`btf_parse_kptr`); see `docs/parts/verify.md`.
 
 use std::fmt;
 
 use crate::btf::Btf;
 
 mod env;
+mod fields;
 mod meta;
 pub mod msg;
 mod resolve;
@@ -56,12 +59,15 @@ impl std::error::Error for Rejection {}
 /// Which kernel's rules to apply where kernels differ.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rules {
-    /// Linux 6.1: DECL_TAG and TYPE_TAG must not carry `kind_flag`.
+    /// Linux 6.1: DECL_TAG and TYPE_TAG must not carry `kind_flag`; DATASEC
+    /// names must be identifiers; no special-field pass (it came in 6.2).
     Linux6_1,
-    /// Linux 6.12: as 6.1 for the checks mirrored here.
+    /// Linux 6.12 (the Debian source): as 6.1 plus the special-field pass, with
+    /// one `bpf_refcount` per struct and the ownership-depth limit.
     Linux6_12,
-    /// Linux 6.14 and later (6.18 runs here): DECL_TAG and TYPE_TAG may carry
-    /// `kind_flag` (an `__attribute__` tag rather than a `btf_*_tag`).
+    /// Linux 6.14 and later as the running 6.18 behaves: DECL_TAG and TYPE_TAG
+    /// may carry `kind_flag` (an `__attribute__` tag rather than a
+    /// `btf_*_tag`); repeated `bpf_refcount`s and kptr ownership cycles pass.
     #[default]
     Linux6_18,
 }
@@ -70,6 +76,25 @@ impl Rules {
     /// Whether DECL_TAG / TYPE_TAG may have `kind_flag` set.
     fn tag_kflag_allowed(self) -> bool {
         self >= Rules::Linux6_18
+    }
+    /// Whether DATASEC names may hold any printable character (6.5+; an
+    /// identifier before).
+    fn printable_section_names(self) -> bool {
+        self >= Rules::Linux6_12
+    }
+    /// Whether `btf_parse_struct_metas` runs at load (6.2+).
+    fn struct_metas(self) -> bool {
+        self >= Rules::Linux6_12
+    }
+    /// Whether a second `bpf_refcount` is an error (the Debian 6.12 source;
+    /// the running 6.18 accepts it).
+    fn refcount_once(self) -> bool {
+        self == Rules::Linux6_12
+    }
+    /// Whether `btf_check_ownership_depth` runs (the Debian 6.12 source; the
+    /// running 6.18 accepts a self-owning kptr).
+    fn ownership_depth(self) -> bool {
+        self == Rules::Linux6_12
     }
 }
 
@@ -85,7 +110,8 @@ pub struct Failure {
 }
 
 /// Checks a raw BTF blob as the kernel's `BPF_BTF_LOAD` would; `base` for
-/// split BTF (module BTF on vmlinux).
+/// split BTF (module BTF on vmlinux, under the kernel's module rules). Uses
+/// the running kernel's rules ([`Rules::default`]).
 pub fn verify_raw(data: &[u8], base: Option<&Btf>) -> Result<(), Rejection> {
     verify_raw_with(data, base, Rules::default()).map_err(|f| f.rejection)
 }
@@ -107,7 +133,7 @@ pub fn verify_raw_with(data: &[u8], base: Option<&Btf>, rules: Rules) -> Result<
     let errno = res2.err().unwrap_or(errno);
     let log = String::from_utf8_lossy(&env.log.buf).into_owned();
     let message = match env.silent {
-        Some(s) => s.to_string(),
+        Some(s) => s.clone(),
         None => {
             let trimmed = log.trim_end_matches('\n');
             match trimmed.rfind('\n') {
@@ -132,7 +158,7 @@ fn run<'a>(
 ) -> (Result<(), i32>, Env<'a>) {
     let mut env = Env::new(data, base, Log::new(log, base.is_some()), rules);
     if base.is_none() && data.len() > BTF_MAX_SIZE {
-        env.silent = Some(msg::NOLOG_TOO_BIG);
+        env.silent = Some(msg::NOLOG_TOO_BIG.to_string());
         return (Err(env::E2BIG), env);
     }
     let res = passes(&mut env);
@@ -149,7 +175,11 @@ fn passes(env: &mut Env) -> Result<(), i32> {
     if env.base.is_none() {
         env.check_all_types()?;
     }
-    env.check_type_tags()
+    env.check_type_tags()?;
+    if env.base.is_none() && env.rules.struct_metas() {
+        env.check_struct_metas()?;
+    }
+    Ok(())
 }
 
 /// The map a BTF's key and value types are checked against at map creation.

@@ -42,6 +42,18 @@ pub const NO_TYPE_FOUND: &str = "No type found";
 /// More than `BTF_MAX_TYPE` types.
 pub const EXCEEDED_MAX_NUM_OF_TYPES: &str = "Exceeded max num of types";
 
+// --- every record (btf_check_meta), prefixes followed by a number ---
+/// A record cut short: `meta_left:<bytes left>` ...
+pub const META_LEFT: &str = "meta_left:";
+/// ... ` meta_needed:<bytes needed>`.
+pub const META_NEEDED: &str = " meta_needed:";
+/// Reserved `info` bits set (followed by the word in hex).
+pub const INVALID_BTF_INFO: &str = "Invalid btf_info:";
+/// Kind 0 or above the highest known (followed by the kind).
+pub const INVALID_KIND: &str = "Invalid kind:";
+/// A type name offset past the strings (followed by the offset).
+pub const INVALID_NAME_OFFSET: &str = "Invalid name_offset:";
+
 // --- per-type checks (check_meta of each kind, resolve, check_member) ---
 /// `vlen` must be 0 for this kind.
 pub const VLEN_NOT_ZERO: &str = "vlen != 0";
@@ -151,3 +163,6 @@ pub const TYPE_TAGS_DONT_PRECEDE: &str = "Type tags don't precede modifiers";
 pub const NOLOG_TOO_BIG: &str = "BTF is larger than the kernel's limit of 16 MiB (BTF_MAX_SIZE); the kernel fails with E2BIG and logs nothing";
 /// btf_check_type_tags met a reference to a missing type.
 pub const NOLOG_TAG_CHAIN_MISSING: &str = "a modifier refers to a type id that does not exist; the kernel fails with EINVAL and logs nothing";
+/// `btf_parse_struct_metas` failed (prefix; followed by the rule that failed).
+pub const NOLOG_SPECIAL_FIELDS: &str =
+    "special fields (btf_parse_struct_metas) rejected, the kernel logs nothing: ";

@@ -47,7 +47,7 @@ impl Env<'_> {
         let mut good_id = first - 1;
         for i in first..n {
             let Some((mut k, mut r)) = self.kind_ref(i) else {
-                self.silent = Some(m::NOLOG_TAG_CHAIN_MISSING);
+                self.silent = Some(m::NOLOG_TAG_CHAIN_MISSING.to_string());
                 return Err(EINVAL);
             };
             if !is_mod(k) {
@@ -80,7 +80,7 @@ impl Env<'_> {
                         r = r2;
                     }
                     None => {
-                        self.silent = Some(m::NOLOG_TAG_CHAIN_MISSING);
+                        self.silent = Some(m::NOLOG_TAG_CHAIN_MISSING.to_string());
                         return Err(EINVAL);
                     }
                 }

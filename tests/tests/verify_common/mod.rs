@@ -319,7 +319,7 @@ pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
         t.extend([off, info(8, 0, false), 1]);
         out.push((label, blob(&t, &s)));
     }
-    for len in [511usize, 512, 513] {
+    for len in [511usize, 512, 513, 1100, 2000] {
         let mut s = b"\0int\0".to_vec();
         s.extend(std::iter::repeat_n(b'a', len));
         s.push(0);
@@ -329,7 +329,9 @@ pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
             match len {
                 511 => "typedef name 511",
                 512 => "typedef name 512",
-                _ => "typedef name 513",
+                513 => "typedef name 513",
+                1100 => "typedef name 1100",
+                _ => "typedef name 2000",
             },
             blob(&t, &s),
         ));
@@ -417,6 +419,184 @@ pub fn targeted_blobs() -> Vec<(&'static str, Vec<u8>)> {
         t.extend([0u32, info(2, 0, false), 3]); // [4] ptr -> [3]
         t.extend([29u32, info(4, 1, false), 8, 36, 4, 0]); // [5] struct b { ptr p }
         out.push(("kptr member", blob(&t, &s)));
+    }
+    out.extend(special_field_blobs());
+    out
+}
+
+/// A string table under construction.
+pub struct Strs(pub Vec<u8>);
+
+impl Strs {
+    pub fn new() -> Strs {
+        Strs(vec![0])
+    }
+    /// Adds a string, returns its offset.
+    pub fn add(&mut self, s: &str) -> u32 {
+        let off = self.0.len() as u32;
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(0);
+        off
+    }
+}
+
+/// Blobs exercising `btf_parse_struct_metas` (special fields).
+pub fn special_field_blobs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    // Common prefix: [1] int, [2] bpf_spin_lock {u32}, [3] bpf_list_head (16),
+    // [4] bpf_list_node (24), [5] bpf_refcount (4), [6] bpf_rb_node (32),
+    // [7] u64.
+    let prefix = |s: &mut Strs| -> Vec<u32> {
+        let int = s.add("int");
+        let lock = s.add("bpf_spin_lock");
+        let head = s.add("bpf_list_head");
+        let node = s.add("bpf_list_node");
+        let rc = s.add("bpf_refcount");
+        let rbn = s.add("bpf_rb_node");
+        let v = s.add("v");
+        let u64n = s.add("u64");
+        let mut t = vec![int, info(1, 0, false), 4, 0x0100_0020];
+        t.extend([lock, info(4, 1, false), 4, v, 1, 0]);
+        t.extend([head, info(4, 2, false), 16, v, 7, 0, v, 7, 64]);
+        t.extend([node, info(4, 3, false), 24, v, 7, 0, v, 7, 64, v, 7, 128]);
+        t.extend([rc, info(4, 1, false), 4, v, 1, 0]);
+        t.extend([
+            rbn,
+            info(4, 4, false),
+            32,
+            v,
+            7,
+            0,
+            v,
+            7,
+            64,
+            v,
+            7,
+            128,
+            v,
+            7,
+            192,
+        ]);
+        t.extend([u64n, info(1, 0, false), 8, 64]);
+        t
+    };
+    // A list of `struct item { bpf_list_node n; }` guarded by a lock:
+    // [8] item, [9] root { lock l; head h; } and a decl tag on root.h.
+    for (label, with_lock, tag) in [
+        ("list head ok", true, Some("contains:item:n")),
+        ("list head no lock", false, Some("contains:item:n")),
+        ("list head no tag", true, None),
+        ("list head bad struct", true, Some("contains:nope:n")),
+        ("list head bad node", true, Some("contains:item:x")),
+        ("list head no node name", true, Some("contains:item:")),
+        ("list head no colon", true, Some("contains:item")),
+    ] {
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (item, n, root, l, h) = (
+            s.add("item"),
+            s.add("n"),
+            s.add("root"),
+            s.add("l"),
+            s.add("h"),
+        );
+        t.extend([item, info(4, 1, false), 24, n, 4, 0]); // [8]
+        if with_lock {
+            t.extend([root, info(4, 2, false), 24, l, 2, 0, h, 3, 64]); // [9]
+        } else {
+            t.extend([root, info(4, 1, false), 16, h, 3, 0]); // [9]
+        }
+        if let Some(tag) = tag {
+            let tg = s.add(tag);
+            t.extend([tg, info(17, 0, false), 9, u32::from(with_lock)]); // [10]
+        }
+        out.push((label, blob(&t, &s.0)));
+    }
+    // Two refcounts; an array of locks; lock and refcount overlapping (union).
+    {
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (f, a, b) = (s.add("f"), s.add("a"), s.add("b"));
+        t.extend([f, info(4, 2, false), 8, a, 5, 0, b, 5, 32]);
+        out.push(("two refcounts", blob(&t, &s.0)));
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (f, a) = (s.add("f"), s.add("a"));
+        t.extend([0, info(3, 0, false), 0, 2, 1, 2]); // [8] lock[2]
+        t.extend([f, info(4, 1, false), 8, a, 8, 0]); // [9] f { lock a[2]; }
+        t.extend([f, info(4, 1, false), 4, a, 2, 0]); // [10] f { lock a; } (aof user)
+        out.push(("array of locks", blob(&t, &s.0)));
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (f, a, b) = (s.add("f"), s.add("a"), s.add("b"));
+        t.extend([f, info(5, 2, false), 4, a, 2, 0, b, 5, 0]); // union f { lock a; refcount b; }
+        out.push(("lock refcount overlap", blob(&t, &s.0)));
+        // A list node and an rb node without a refcount.
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (f, a, b) = (s.add("f"), s.add("a"), s.add("b"));
+        t.extend([f, info(4, 2, false), 56, a, 4, 0, b, 6, 192]);
+        out.push(("list and rb node", blob(&t, &s.0)));
+        // The same with a refcount.
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (f, a, b, c) = (s.add("f"), s.add("a"), s.add("b"), s.add("c"));
+        t.extend([f, info(4, 3, false), 64, a, 4, 0, b, 6, 192, c, 5, 448]);
+        out.push(("list and rb node refcount", blob(&t, &s.0)));
+    }
+    // kptrs: a bad tag beside a lock; a self-owning kptr (ownership loop);
+    // a kptr with two tags.
+    for (label, tag, self_ref, two_tags) in [
+        ("kptr bad tag", "kptrx", false, false),
+        ("kptr self cycle", "kptr", true, false),
+        ("kptr untrusted self", "kptr_untrusted", true, false),
+        ("kptr two tags", "kptr", false, true),
+        ("percpu kptr", "percpu_kptr", false, false),
+    ] {
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (obj, p, l, tg) = (s.add("myobj"), s.add("p"), s.add("l"), s.add(tag));
+        // [8] type_tag -> [9] or [11]; [9] ptr? no: [8] tag, [9] ptr -> [8], [10] myobj
+        let target = if self_ref { 10 } else { 11 };
+        if two_tags {
+            t.extend([tg, info(18, 0, false), 12]); // [8] tag -> [12] tag
+        } else {
+            t.extend([tg, info(18, 0, false), target]); // [8]
+        }
+        t.extend([0, info(2, 0, false), 8]); // [9] ptr -> [8]
+        t.extend([obj, info(4, 2, false), 16, p, 9, 0, l, 2, 64]); // [10] myobj { ptr p; lock l; }
+        t.extend([p, info(4, 1, false), 4, l, 1, 0]); // [11] struct p { int l; }
+        if two_tags {
+            t.extend([tg, info(18, 0, false), 11]); // [12] tag -> [11]
+        }
+        out.push((label, blob(&t, &s.0)));
+    }
+    // 6.15+ resilient spin lock: two of them.
+    {
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (r, f, a, b, v) = (
+            s.add("bpf_res_spin_lock"),
+            s.add("f"),
+            s.add("a"),
+            s.add("b"),
+            s.add("w"),
+        );
+        t.extend([r, info(4, 2, false), 8, v, 1, 0, v, 1, 32]); // [8]
+        t.extend([f, info(4, 2, false), 16, a, 8, 0, b, 8, 64]); // [9]
+        out.push(("two res spin locks", blob(&t, &s.0)));
+        let mut s = Strs::new();
+        let mut t = prefix(&mut s);
+        let (r, f, a, b, v) = (
+            s.add("bpf_res_spin_lock"),
+            s.add("f"),
+            s.add("a"),
+            s.add("b"),
+            s.add("w"),
+        );
+        t.extend([r, info(4, 2, false), 8, v, 1, 0, v, 1, 32]); // [8]
+        t.extend([f, info(4, 2, false), 16, a, 8, 0, b, 2, 64]); // [9] res lock + lock
+        out.push(("res lock and lock", blob(&t, &s.0)));
     }
     out
 }
