@@ -26,7 +26,7 @@
 //! # Ok::<(), btf::Error>(())
 //! ```
 //!
-//! Layout follows gimli: [`read`] and [`write`] mirror each other, [`ids`] holds
+//! Layout follows gimli: [`read`](mod@read) and [`write`](mod@write) mirror each other, [`ids`] holds
 //! the typed indices ([`TypeId`], [`StrOff`]) so ids and string offsets cannot be
 //! mixed up.
 

@@ -1,5 +1,5 @@
 //! Reading BTF: the raw format ([`raw`]), `.BTF` sections of ELF files ([`elf`]),
-//! and files on disk whatever their container ([`file`]).
+//! and files on disk whatever their container ([`file`](mod@file)).
 
 pub mod elf;
 pub mod file;
