@@ -20,7 +20,7 @@
 
 use btf::{Error, Result};
 
-use crate::cands::{Cands, FastMap};
+use crate::cands::{mix64, Cands, FastMap, IdSet};
 use crate::flat::kind::*;
 use crate::flat::Table;
 
@@ -54,6 +54,8 @@ pub(crate) struct Dedup {
     hypot_list: Vec<u32>,
     hypot_adjust_canon: bool,
     cands: Cands,
+    /// Canonical reference types, for the reference pass without a base.
+    refs: IdSet,
 }
 
 /// One step of the graph equivalence check.
@@ -92,6 +94,7 @@ impl Dedup {
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
             cands: Cands::default(),
+            refs: IdSet::default(),
         }
     }
 
@@ -771,26 +774,49 @@ impl Dedup {
 
     /// Hashes a reference type whose children are canonical and finds its
     /// canonical representative (itself if none).
-    fn ref_finish(&mut self, id: u32) -> u32 {
-        let k = self.t.kind(id);
-        let h = match k {
+    fn ref_hash(&self, id: u32) -> u64 {
+        match self.t.kind(id) {
             DECL_TAG => self.hash_int_tag(id),
             ARRAY => self.hash_array(id),
             FUNC_PROTO => self.hash_fnproto(id),
             _ => self.hash_common(id),
-        };
+        }
+    }
+
+    fn ref_equal(&self, k: u32, a: u32, b: u32) -> bool {
+        match k {
+            DECL_TAG => self.equal_int_tag(a, b),
+            ARRAY => self.equal_array(a, b),
+            FUNC_PROTO => self.equal_fnproto(a, b),
+            _ => self.equal_common(a, b),
+        }
+    }
+
+    fn ref_finish(&mut self, id: u32) -> u32 {
+        let k = self.t.kind(id);
+        let h = self.ref_hash(id);
+        if self.start_id == 1 {
+            // No base: exact equality, at most one match (see `IdSet`).
+            let mh = mix64(h);
+            let new_id = self
+                .refs
+                .find(mh, |c| self.ref_equal(k, id, c))
+                .unwrap_or(id);
+            self.set_m(id, new_id);
+            if new_id == id {
+                let mut refs = std::mem::take(&mut self.refs);
+                let me = &*self;
+                refs.insert(mh, id, |o| mix64(me.ref_hash(o)));
+                self.refs = refs;
+            }
+            return new_id;
+        }
         let list = self.cands.take(h);
         let mut new_id = id;
         let mut i = 0;
         while let Some(cand) = self.cands.nth(&list, i) {
             i += 1;
-            let eq = match k {
-                DECL_TAG => self.equal_int_tag(id, cand),
-                ARRAY => self.equal_array(id, cand),
-                FUNC_PROTO => self.equal_fnproto(id, cand),
-                _ => self.equal_common(id, cand),
-            };
-            if eq {
+            if self.ref_equal(k, id, cand) {
                 new_id = cand;
                 break;
             }
