@@ -232,12 +232,6 @@ impl Table {
         self.offs.get(id as usize).copied().unwrap_or(0) as usize
     }
 
-    /// `name_off` of type `id`.
-    #[inline]
-    pub fn name(&self, id: u32) -> u32 {
-        self.w(self.off(id))
-    }
-
     /// `info` of type `id`.
     #[inline]
     pub fn info(&self, id: u32) -> u32 {
@@ -248,18 +242,6 @@ impl Table {
     #[inline]
     pub fn kind(&self, id: u32) -> u32 {
         (self.info(id) >> 24) & 0x1f
-    }
-
-    /// `vlen` of type `id`.
-    #[inline]
-    pub fn vlen(&self, id: u32) -> u32 {
-        self.info(id) & 0xffff
-    }
-
-    /// `kind_flag` of type `id`.
-    #[inline]
-    pub fn kflag(&self, id: u32) -> bool {
-        self.info(id) >> 31 != 0
     }
 
     /// The whole record of type `id` (empty for bad ids).

@@ -381,8 +381,11 @@ fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
     } = input;
     let split = start_id > 1;
     let mut d = engine::Dedup::new(table, start_id);
-    d.prep();
+    // libbpf runs prep before the string pass; they touch disjoint data (base
+    // types, own strings), and shapes need the deduplicated name offsets.
     let strs = strings::dedup_strings(&mut d.t, start_id, &base_strs, &own_strs, split);
+    d.compute_shapes();
+    d.prep();
     d.prim_types()?;
     d.struct_types()?;
     d.resolve_fwds()?;
