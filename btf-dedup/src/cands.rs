@@ -260,6 +260,26 @@ impl IdSet {
         }
     }
 
+    /// Asks the CPU to bring the first slot for `hash` into the cache.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = hash as usize & (self.slots.len() - 1);
+        if let Some(slot) = self.slots.get(i) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // SAFETY: a prefetch is only a hint: it never faults and does
+                // not change memory; the pointer comes from a live reference.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const (u32, u32)).cast()) };
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = slot;
+        }
+    }
+
     /// Adds `id` under `hash`; `rehash` gives the hash of a stored id when the
     /// set grows.
     pub fn insert(&mut self, hash: u64, id: u32, rehash: impl Fn(u32) -> u64) {

@@ -35,6 +35,9 @@ pub(crate) const MAX_NR_TYPES: u32 = 0x7fff_ffff;
 /// declared cyclic (libbpf recurses without a bound there).
 const MAX_IDENTICAL_DEPTH: u32 = 1024;
 
+/// How many ids ahead the reference pass warms the cache.
+const PREFETCH_AHEAD: u32 = 32;
+
 /// How far below a struct's members [`Dedup::compute_shapes`] looks.
 const SHAPE_DEPTH: u32 = 2;
 
@@ -852,11 +855,55 @@ impl Dedup {
     /// Pass 4: reference types, after their targets.
     pub fn ref_types(&mut self) -> Result<()> {
         let mut stack: Vec<(u32, u32)> = Vec::new();
-        for id in self.start_id..self.t.count() {
+        let n = self.t.count();
+        for id in self.start_id..n {
+            if self.start_id == 1 {
+                // Types are mostly finished in id order: warm the set's slot
+                // of a type a little ahead (a hint only; nothing depends on it).
+                let ahead = id.saturating_add(PREFETCH_AHEAD);
+                if ahead < n {
+                    if let Some(h) = self.spec_ref_hash(ahead) {
+                        self.refs.prefetch(mix64(h));
+                    }
+                }
+            }
             self.ref_type(id, &mut stack)?;
         }
         self.cands = Cands::default();
         Ok(())
+    }
+
+    /// The hash [`Dedup::ref_hash`] will give `id` once its referenced types
+    /// are canonical, if they all are already; `None` otherwise.
+    fn spec_ref_hash(&self, id: u32) -> Option<u64> {
+        if self.m(id) != UNPROCESSED {
+            return None;
+        }
+        let k = self.kind(id);
+        let off = self.off(id);
+        let w = |i: usize| self.t.w(off + i);
+        let canon = |c: u32| -> Option<u32> {
+            let m = self.m(c);
+            if m > MAX_NR_TYPES {
+                return None;
+            }
+            self.resolve(c).ok()
+        };
+        let common = |sot: u32| hc(hc(hc(0, w(0)), w(1)), sot);
+        Some(match k {
+            CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG => common(canon(w(2))?),
+            DECL_TAG => hc(common(canon(w(2))?), w(3)),
+            ARRAY => hc(hc(hc(common(w(2)), canon(w(3))?), canon(w(4))?), w(5)),
+            FUNC_PROTO => {
+                let mut h = common(canon(w(2))?);
+                for i in 0..self.vlen(id) as usize {
+                    h = hc(h, w(3 + 2 * i));
+                    h = hc(h, canon(w(4 + 2 * i))?);
+                }
+                h
+            }
+            _ => return None,
+        })
     }
 
     /// Number of referenced types a reference type resolves before it is
