@@ -65,6 +65,8 @@ pub(crate) struct Dedup {
     /// Shape hashes of structs and unions (see [`Dedup::compute_shapes`]);
     /// empty when not used.
     shapes: Vec<u32>,
+    /// Whether struct shapes refine the candidate keys.
+    struct_shapes: bool,
 }
 
 /// What the passes read and write most about one type.
@@ -120,6 +122,7 @@ impl Dedup {
             cands: Cands::default(),
             refs: IdSet::default(),
             shapes: Vec::new(),
+            struct_shapes: false,
         }
     }
 
@@ -268,8 +271,8 @@ impl Dedup {
     fn struct_key(&self, id: u32) -> u64 {
         let h = self.hash_struct(id);
         match self.shapes.get(id as usize) {
-            Some(&s) => hc(h, s),
-            None => h,
+            Some(&s) if self.struct_shapes => hc(h, s),
+            _ => h,
         }
     }
 
@@ -300,18 +303,44 @@ impl Dedup {
     /// unchanged. If any struct reaches a kind the walk rejects with an
     /// error (VAR, DATASEC, DECL_TAG as a member type: invalid BTF), shapes
     /// are not used at all, so that errors stay libbpf's.
+    ///
+    /// The same array holds, for ENUM and ENUM64, a hash of the whole record
+    /// (all that `btf_equal_enum` compares), so that the prim pass compares
+    /// records only when the hashes agree.
     pub fn compute_shapes(&mut self) {
         use rayon::prelude::*;
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
         let n = self.t.count();
         let me = &*self;
-        let shapes: Option<Vec<u32>> = (0..n)
+        let poisoned = AtomicBool::new(false);
+        let shapes: Vec<u32> = (0..n)
             .into_par_iter()
             .map(|id| match me.kind(id) {
-                STRUCT | UNION => me.top_shape(id).map(|h| (mix64(h) >> 32) as u32),
-                _ => Some(0),
+                STRUCT | UNION => match me.top_shape(id) {
+                    Some(h) => (mix64(h) >> 32) as u32,
+                    None => {
+                        poisoned.store(true, Relaxed);
+                        0
+                    }
+                },
+                ENUM | ENUM64 => {
+                    let h = me.t.record(id).iter().fold(0u64, |h, &w| hc(h, w));
+                    (mix64(h) >> 32) as u32
+                }
+                _ => 0,
             })
             .collect();
-        self.shapes = shapes.unwrap_or_default();
+        self.shapes = shapes;
+        self.struct_shapes = !poisoned.load(Relaxed);
+    }
+
+    /// Whether the enum record hashes say `a` and `b` may be equal.
+    #[inline]
+    fn enum_may_equal(&self, a: u32, b: u32) -> bool {
+        match (self.shapes.get(a as usize), self.shapes.get(b as usize)) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
     }
 
     fn top_shape(&self, id: u32) -> Option<u64> {
@@ -506,11 +535,13 @@ impl Dedup {
                     }
                 }
                 ENUM | ENUM64 => {
-                    if self.equal_enum(id, cand) {
+                    if self.enum_may_equal(id, cand) && self.equal_enum(id, cand) {
                         new_id = cand;
                         break;
                     }
-                    if self.compat_enum(id, cand) {
+                    // Not equal: compatible only through a forward declaration.
+                    let fwd = self.is_enum_fwd(id) || self.is_enum_fwd(cand);
+                    if fwd && self.compat_enum(id, cand) {
                         if self.is_enum_fwd(id) {
                             new_id = cand;
                             break;
