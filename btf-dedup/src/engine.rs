@@ -67,6 +67,8 @@ pub(crate) struct Dedup {
     shapes: Vec<u32>,
     /// Whether struct shapes refine the candidate keys.
     struct_shapes: bool,
+    /// The equivalence walk's stack, kept between walks.
+    eq_stack: Vec<Frame>,
 }
 
 /// What the passes read and write most about one type.
@@ -123,6 +125,7 @@ impl Dedup {
             refs: IdSet::default(),
             shapes: Vec::new(),
             struct_shapes: false,
+            eq_stack: Vec::new(),
         }
     }
 
@@ -789,7 +792,14 @@ impl Dedup {
     /// stack: each frame compares its children in order, and the first
     /// non-equal child decides the whole check.
     fn is_equiv(&mut self, cand: u32, canon: u32) -> Result<bool> {
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack = std::mem::take(&mut self.eq_stack);
+        stack.clear();
+        let r = self.equiv_walk(cand, canon, &mut stack);
+        self.eq_stack = stack;
+        r
+    }
+
+    fn equiv_walk(&mut self, cand: u32, canon: u32, stack: &mut Vec<Frame>) -> Result<bool> {
         match self.equiv_step(cand, canon)? {
             Step::Equal => return Ok(true),
             Step::Differ => return Ok(false),
