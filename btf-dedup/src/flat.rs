@@ -176,19 +176,24 @@ impl Table {
     /// strings (`str_total` bytes of strings, base included).
     pub fn check_refs(&self, first: u32, str_total: u32) -> Result<()> {
         let total = self.count();
+        let hint = if first == 1 {
+            " (split BTF? give its base)"
+        } else {
+            ""
+        };
         let check = |id: u32| -> Result<()> {
             let mut bad = None;
             self.for_each_str_off(id, |_, s| {
                 if bad.is_none() && s >= str_total {
                     bad = Some(format!(
-                        "name offset {s} is past the string section ({str_total} bytes)"
+                        "name offset {s} is past the string section ({str_total} bytes){hint}"
                     ));
                 }
             });
             self.for_each_type_ref(id, |_, r| {
                 if bad.is_none() && r >= total {
                     bad = Some(format!(
-                        "refers to type id {r} but there are only {total} types"
+                        "refers to type id {r} but there are only {total} types{hint}"
                     ));
                 }
             });
