@@ -37,7 +37,9 @@ const K: u64 = 0x517c_c1b7_2722_0a95;
 impl Hasher for FastHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // A full avalanche (murmur3's finalizer): hashbrown takes the bucket
+        // from the low bits and a tag from the top 7 bits.
+        mix64(self.0)
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
@@ -217,4 +219,103 @@ mod tests {
             }
         }
     }
+}
+
+/// An open-addressing set of type ids for exact-equality lookups, used by
+/// the reference pass of non-split BTF.
+///
+/// Why the order of candidates does not matter there: the reference pass
+/// compares a type with candidates by exact equality of (name, info,
+/// referenced ids, ...), candidates of another kind never match, and no two
+/// canonical reference types are equal (the later one would have matched the
+/// earlier one), so at most one candidate can match. Without a base, only
+/// reference types can match reference types, so the set holds only the
+/// reference types made canonical by this pass. Slots are 8 bytes (id and 32
+/// hash bits), so the set stays small enough for the caches.
+#[derive(Default)]
+pub(crate) struct IdSet {
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl IdSet {
+    /// Finds an id `eq` accepts among those stored under `hash`.
+    #[inline]
+    pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let tag = (hash >> 32) as u32;
+        let mut i = hash as usize & mask;
+        loop {
+            let (id, t) = *self.slots.get(i)?;
+            if id == 0 {
+                return None;
+            }
+            if t == tag && eq(id) {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Asks the CPU to bring the first slot for `hash` into the cache.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = hash as usize & (self.slots.len() - 1);
+        if let Some(slot) = self.slots.get(i) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // SAFETY: a prefetch is only a hint: it never faults and does
+                // not change memory; the pointer comes from a live reference.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const (u32, u32)).cast()) };
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = slot;
+        }
+    }
+
+    /// Adds `id` under `hash`; `rehash` gives the hash of a stored id when the
+    /// set grows.
+    pub fn insert(&mut self, hash: u64, id: u32, rehash: impl Fn(u32) -> u64) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let cap = (self.slots.len() * 2).max(1024);
+            let old = std::mem::replace(&mut self.slots, vec![(0, 0); cap]);
+            self.len = 0;
+            for (oid, _) in old {
+                if oid != 0 {
+                    self.put(rehash(oid), oid);
+                }
+            }
+        }
+        self.put(hash, id);
+    }
+
+    fn put(&mut self, hash: u64, id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while let Some(slot) = self.slots.get_mut(i) {
+            if slot.0 == 0 {
+                *slot = (id, (hash >> 32) as u32);
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// A full 64-bit mix (murmur3's finalizer).
+#[inline]
+pub(crate) fn mix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }

@@ -20,7 +20,7 @@
 
 use btf::{Error, Result};
 
-use crate::cands::{Cands, FastMap};
+use crate::cands::{mix64, Cands, FastMap, IdSet};
 use crate::flat::kind::*;
 use crate::flat::Table;
 
@@ -35,6 +35,12 @@ pub(crate) const MAX_NR_TYPES: u32 = 0x7fff_ffff;
 /// declared cyclic (libbpf recurses without a bound there).
 const MAX_IDENTICAL_DEPTH: u32 = 1024;
 
+/// How many ids ahead the reference pass warms the cache.
+const PREFETCH_AHEAD: u32 = 32;
+
+/// How far below a struct's members [`Dedup::compute_shapes`] looks.
+const SHAPE_DEPTH: u32 = 2;
+
 /// libbpf's `hash_combine` on `long`.
 #[inline]
 fn hc(h: u64, v: u32) -> u64 {
@@ -48,12 +54,30 @@ pub(crate) struct Dedup {
     pub t: Table,
     /// First own id.
     pub start_id: u32,
-    /// Canonical map.
-    pub map: Vec<u32>,
-    hypot: Vec<u32>,
+    /// Per type: record offset, `info`, canonical map and hypothetical map,
+    /// side by side so that one cache line serves a graph step.
+    nodes: Vec<Node>,
     hypot_list: Vec<u32>,
     hypot_adjust_canon: bool,
     cands: Cands,
+    /// Canonical reference types, for the reference pass without a base.
+    refs: IdSet,
+    /// Shape hashes of structs and unions (see [`Dedup::compute_shapes`]);
+    /// empty when not used.
+    shapes: Vec<u32>,
+    /// Whether struct shapes refine the candidate keys.
+    struct_shapes: bool,
+    /// The equivalence walk's stack, kept between walks.
+    eq_stack: Vec<Frame>,
+}
+
+/// What the passes read and write most about one type.
+#[derive(Clone, Copy, Default)]
+struct Node {
+    off: u32,
+    info: u32,
+    map: u32,
+    hypot: u32,
 }
 
 /// One step of the graph equivalence check.
@@ -76,35 +100,92 @@ struct Frame {
 impl Dedup {
     /// Sets up the state: `void`, VAR and DATASEC canonical, the rest unprocessed.
     pub fn new(t: Table, start_id: u32) -> Dedup {
-        let n = t.count() as usize;
-        let mut map = vec![UNPROCESSED; n];
-        for (id, m) in map.iter_mut().enumerate() {
-            let k = t.kind(id as u32);
-            if id == 0 || k == VAR || k == DATASEC {
-                *m = id as u32;
-            }
-        }
+        let nodes = (0..t.count())
+            .map(|id| {
+                let k = t.kind(id);
+                Node {
+                    off: t.off(id) as u32,
+                    info: t.info(id),
+                    map: if id == 0 || k == VAR || k == DATASEC {
+                        id
+                    } else {
+                        UNPROCESSED
+                    },
+                    hypot: UNPROCESSED,
+                }
+            })
+            .collect();
         Dedup {
             t,
             start_id,
-            map,
-            hypot: vec![UNPROCESSED; n],
+            nodes,
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
             cands: Cands::default(),
+            refs: IdSet::default(),
+            shapes: Vec::new(),
+            struct_shapes: false,
+            eq_stack: Vec::new(),
         }
+    }
+
+    #[inline]
+    fn node(&self, id: u32) -> Node {
+        self.nodes.get(id as usize).copied().unwrap_or_default()
     }
 
     #[inline]
     fn m(&self, id: u32) -> u32 {
-        self.map.get(id as usize).copied().unwrap_or(UNPROCESSED)
+        self.nodes.get(id as usize).map_or(UNPROCESSED, |n| n.map)
     }
 
     #[inline]
     fn set_m(&mut self, id: u32, v: u32) {
-        if let Some(x) = self.map.get_mut(id as usize) {
-            *x = v;
+        if let Some(x) = self.nodes.get_mut(id as usize) {
+            x.map = v;
         }
+    }
+
+    #[inline]
+    fn hyp(&self, id: u32) -> u32 {
+        self.nodes.get(id as usize).map_or(UNPROCESSED, |n| n.hypot)
+    }
+
+    #[inline]
+    fn set_hyp(&mut self, id: u32, v: u32) {
+        if let Some(x) = self.nodes.get_mut(id as usize) {
+            x.hypot = v;
+        }
+    }
+
+    #[inline]
+    fn off(&self, id: u32) -> usize {
+        self.node(id).off as usize
+    }
+
+    #[inline]
+    fn info(&self, id: u32) -> u32 {
+        self.node(id).info
+    }
+
+    #[inline]
+    fn kind(&self, id: u32) -> u32 {
+        (self.info(id) >> 24) & 0x1f
+    }
+
+    #[inline]
+    fn vlen(&self, id: u32) -> u32 {
+        self.info(id) & 0xffff
+    }
+
+    #[inline]
+    fn kflag(&self, id: u32) -> bool {
+        self.info(id) >> 31 != 0
+    }
+
+    #[inline]
+    fn name(&self, id: u32) -> u32 {
+        self.t.w(self.off(id))
     }
 
     #[inline]
@@ -131,17 +212,17 @@ impl Dedup {
 
     /// libbpf's `resolve_fwd_id`.
     fn resolve_fwd(&self, id: u32) -> Result<u32> {
-        if self.t.kind(id) != FWD {
+        if self.kind(id) != FWD {
             return Ok(id);
         }
         let r = self.resolve(id)?;
-        Ok(if self.t.kind(r) != FWD { r } else { id })
+        Ok(if self.kind(r) != FWD { r } else { id })
     }
 
     // ---- hashes and equality, as libbpf's btf_hash_* / btf_equal_* ----
 
     fn hash_common(&self, id: u32) -> u64 {
-        let off = self.t.off(id);
+        let off = self.off(id);
         hc(
             hc(hc(0, self.t.w(off)), self.t.w(off + 1)),
             self.t.w(off + 2),
@@ -149,17 +230,17 @@ impl Dedup {
     }
 
     fn hash_int_tag(&self, id: u32) -> u64 {
-        hc(self.hash_common(id), self.t.w(self.t.off(id) + 3))
+        hc(self.hash_common(id), self.t.w(self.off(id) + 3))
     }
 
     fn hash_enum(&self, id: u32) -> u64 {
-        hc(0, self.t.name(id))
+        hc(0, self.name(id))
     }
 
     fn hash_struct(&self, id: u32) -> u64 {
         let mut h = self.hash_common(id);
-        let off = self.t.off(id);
-        for i in 0..self.t.vlen(id) as usize {
+        let off = self.off(id);
+        for i in 0..self.vlen(id) as usize {
             let at = off + 3 + 3 * i;
             h = hc(h, self.t.w(at));
             h = hc(h, self.t.w(at + 2));
@@ -168,7 +249,7 @@ impl Dedup {
     }
 
     fn hash_array(&self, id: u32) -> u64 {
-        let off = self.t.off(id);
+        let off = self.off(id);
         let h = self.hash_common(id);
         hc(
             hc(hc(h, self.t.w(off + 3)), self.t.w(off + 4)),
@@ -178,8 +259,8 @@ impl Dedup {
 
     fn hash_fnproto(&self, id: u32) -> u64 {
         let mut h = self.hash_common(id);
-        let off = self.t.off(id);
-        for i in 0..self.t.vlen(id) as usize {
+        let off = self.off(id);
+        for i in 0..self.vlen(id) as usize {
             let at = off + 3 + 2 * i;
             h = hc(h, self.t.w(at));
             h = hc(h, self.t.w(at + 1));
@@ -187,13 +268,152 @@ impl Dedup {
         h
     }
 
+    /// The candidate key of a struct or union: libbpf's hash, refined by the
+    /// shape hash when shapes are in use.
+    #[inline]
+    fn struct_key(&self, id: u32) -> u64 {
+        let h = self.hash_struct(id);
+        match self.shapes.get(id as usize) {
+            Some(&s) if self.struct_shapes => hc(h, s),
+            _ => h,
+        }
+    }
+
+    /// Computes the shape hash of every struct and union, in parallel.
+    ///
+    /// The shape of a type is what every successful graph equivalence check
+    /// preserves, unfolded to a fixed depth: for a struct at the top, its
+    /// name, info, size and per member the name, offset and shape of the
+    /// member's type; below the top, a struct, union or FWD is only its name
+    /// and whether it is a struct or a union (a FWD may match either
+    /// through FWD resolution, and mapped structs only share that), an enum
+    /// only its name (enum fwd compatibility), an INT or FLOAT all of its
+    /// record, and reference kinds, arrays and prototypes the fields their
+    /// step compares plus the shapes of what they refer to.
+    ///
+    /// Claim: `is_equiv(a, b)` succeeding implies equal shapes. Every pair the
+    /// walk accepts is accepted by one of: both resolve to one canonical type
+    /// (prim types are mapped only to equal ones, enums to enums of the same
+    /// name, FWDs and structs to structs of the same name and kind); the pair
+    /// was accepted before (induction on the depth: its own fields were
+    /// compared and its children are compared before the walk succeeds); an
+    /// identical array or struct (same fields, same children); FWD against a
+    /// struct of the same name and kind; or the kind's own comparison, which
+    /// covers every field the shape holds. So structs of different shapes
+    /// are never merged, and keying the candidate table by libbpf's hash and
+    /// the shape skips only checks that would fail, which leave no state
+    /// behind. The insertion sequence, and so the candidate order, is
+    /// unchanged. If any struct reaches a kind the walk rejects with an
+    /// error (VAR, DATASEC, DECL_TAG as a member type: invalid BTF), shapes
+    /// are not used at all, so that errors stay libbpf's.
+    ///
+    /// The same array holds, for ENUM and ENUM64, a hash of the whole record
+    /// (all that `btf_equal_enum` compares), so that the prim pass compares
+    /// records only when the hashes agree.
+    pub fn compute_shapes(&mut self) {
+        use rayon::prelude::*;
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        let n = self.t.count();
+        let me = &*self;
+        let poisoned = AtomicBool::new(false);
+        let shapes: Vec<u32> = (0..n)
+            .into_par_iter()
+            .map(|id| match me.kind(id) {
+                STRUCT | UNION => match me.top_shape(id) {
+                    Some(h) => (mix64(h) >> 32) as u32,
+                    None => {
+                        poisoned.store(true, Relaxed);
+                        0
+                    }
+                },
+                ENUM | ENUM64 => {
+                    let h = me.t.record(id).iter().fold(0u64, |h, &w| hc(h, w));
+                    (mix64(h) >> 32) as u32
+                }
+                _ => 0,
+            })
+            .collect();
+        self.shapes = shapes;
+        self.struct_shapes = !poisoned.load(Relaxed);
+    }
+
+    /// Whether the enum record hashes say `a` and `b` may be equal.
+    #[inline]
+    fn enum_may_equal(&self, a: u32, b: u32) -> bool {
+        match (self.shapes.get(a as usize), self.shapes.get(b as usize)) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
+    }
+
+    fn top_shape(&self, id: u32) -> Option<u64> {
+        let off = self.off(id);
+        let mut h = hc(
+            hc(hc(0, self.t.w(off)), self.t.w(off + 1)),
+            self.t.w(off + 2),
+        );
+        for i in 0..self.vlen(id) as usize {
+            let at = off + 3 + 3 * i;
+            h = hc(hc(h, self.t.w(at)), self.t.w(at + 2));
+            h = hc(h, self.shape(self.t.w(at + 1), SHAPE_DEPTH)? as u32);
+            h = hc(h, (self.shape(self.t.w(at + 1), SHAPE_DEPTH)? >> 32) as u32);
+        }
+        Some(h)
+    }
+
+    fn shape(&self, id: u32, d: u32) -> Option<u64> {
+        let off = self.off(id);
+        let (name, info, sot) = (self.t.w(off), self.t.w(off + 1), self.t.w(off + 2));
+        let k = (info >> 24) & 0x1f;
+        let su = |k: u32| hc(u64::from(1000 + k), name);
+        Some(match k {
+            0 if id == 0 => 7,
+            STRUCT | UNION => su(k),
+            FWD => su(if info >> 31 != 0 { UNION } else { STRUCT }),
+            ENUM | ENUM64 => hc(2000, name),
+            INT => hc(hc(hc(hc(3000, name), info), sot), self.t.w(off + 3)),
+            FLOAT => hc(hc(hc(4000, name), info), sot),
+            PTR | CONST | VOLATILE | RESTRICT | TYPEDEF | FUNC | TYPE_TAG => {
+                let h = hc(hc(5000, name), info);
+                if d == 0 {
+                    h
+                } else {
+                    mix64(h ^ self.shape(sot, d - 1)?)
+                }
+            }
+            ARRAY => {
+                let h = hc(hc(hc(hc(6000, name), info), sot), self.t.w(off + 5));
+                if d == 0 {
+                    h
+                } else {
+                    let h = mix64(h ^ self.shape(self.t.w(off + 4), d - 1)?);
+                    mix64(h ^ self.shape(self.t.w(off + 3), d - 1)?)
+                }
+            }
+            FUNC_PROTO => {
+                let mut h = hc(hc(7000, name), info);
+                for i in 0..(info & 0xffff) as usize {
+                    h = hc(h, self.t.w(off + 3 + 2 * i));
+                }
+                if d > 0 {
+                    h = mix64(h ^ self.shape(sot, d - 1)?);
+                    for i in 0..(info & 0xffff) as usize {
+                        h = mix64(h ^ self.shape(self.t.w(off + 4 + 2 * i), d - 1)?);
+                    }
+                }
+                h
+            }
+            _ => return None,
+        })
+    }
+
     /// The hash libbpf's `btf_dedup_prep` gives a base type (`None`: not hashed).
     fn hash_any(&self, id: u32) -> Option<u64> {
-        Some(match self.t.kind(id) {
+        Some(match self.kind(id) {
             VAR | DATASEC => return None,
             INT | DECL_TAG => self.hash_int_tag(id),
             ENUM | ENUM64 => self.hash_enum(id),
-            STRUCT | UNION => self.hash_struct(id),
+            STRUCT | UNION => self.struct_key(id),
             ARRAY => self.hash_array(id),
             FUNC_PROTO => self.hash_fnproto(id),
             _ => self.hash_common(id),
@@ -202,21 +422,21 @@ impl Dedup {
 
     #[inline]
     fn equal_common(&self, a: u32, b: u32) -> bool {
-        let (x, y) = (self.t.off(a), self.t.off(b));
+        let (x, y) = (self.off(a), self.off(b));
         self.t.w(x) == self.t.w(y)
             && self.t.w(x + 1) == self.t.w(y + 1)
             && self.t.w(x + 2) == self.t.w(y + 2)
     }
 
     fn equal_int_tag(&self, a: u32, b: u32) -> bool {
-        self.equal_common(a, b) && self.t.w(self.t.off(a) + 3) == self.t.w(self.t.off(b) + 3)
+        self.equal_common(a, b) && self.t.w(self.off(a) + 3) == self.t.w(self.off(b) + 3)
     }
 
     /// Same header, then the first `vlen * step` trailing words equal except
     /// those where `skip(word index within the entry)`.
     fn equal_tail(&self, a: u32, b: u32, step: usize, keep: &[usize]) -> bool {
-        let (x, y) = (self.t.off(a), self.t.off(b));
-        for i in 0..self.t.vlen(a) as usize {
+        let (x, y) = (self.off(a), self.off(b));
+        for i in 0..self.vlen(a) as usize {
             for &k in keep {
                 let j = 3 + step * i + k;
                 if self.t.w(x + j) != self.t.w(y + j) {
@@ -231,7 +451,7 @@ impl Dedup {
         if !self.equal_common(a, b) {
             return false;
         }
-        if self.t.kind(a) == ENUM {
+        if self.kind(a) == ENUM {
             self.equal_tail(a, b, 2, &[0, 1])
         } else {
             self.equal_tail(a, b, 3, &[0, 1, 2])
@@ -239,16 +459,16 @@ impl Dedup {
     }
 
     fn is_enum_fwd(&self, id: u32) -> bool {
-        matches!(self.t.kind(id), ENUM | ENUM64) && self.t.vlen(id) == 0
+        matches!(self.kind(id), ENUM | ENUM64) && self.vlen(id) == 0
     }
 
     fn compat_enum(&self, a: u32, b: u32) -> bool {
         if !self.is_enum_fwd(a) && !self.is_enum_fwd(b) {
             return self.equal_enum(a, b);
         }
-        self.t.name(a) == self.t.name(b)
-            && matches!(self.t.kind(a), ENUM | ENUM64)
-            && matches!(self.t.kind(b), ENUM | ENUM64)
+        self.name(a) == self.name(b)
+            && matches!(self.kind(a), ENUM | ENUM64)
+            && matches!(self.kind(b), ENUM | ENUM64)
     }
 
     fn shallow_equal_struct(&self, a: u32, b: u32) -> bool {
@@ -256,7 +476,7 @@ impl Dedup {
     }
 
     fn equal_array(&self, a: u32, b: u32) -> bool {
-        let (x, y) = (self.t.off(a), self.t.off(b));
+        let (x, y) = (self.off(a), self.off(b));
         self.equal_common(a, b)
             && self.t.w(x + 3) == self.t.w(y + 3)
             && self.t.w(x + 4) == self.t.w(y + 4)
@@ -264,7 +484,7 @@ impl Dedup {
     }
 
     fn compat_array(&self, a: u32, b: u32) -> bool {
-        self.equal_common(a, b) && self.t.w(self.t.off(a) + 5) == self.t.w(self.t.off(b) + 5)
+        self.equal_common(a, b) && self.t.w(self.off(a) + 5) == self.t.w(self.off(b) + 5)
     }
 
     fn equal_fnproto(&self, a: u32, b: u32) -> bool {
@@ -272,8 +492,8 @@ impl Dedup {
     }
 
     fn compat_fnproto(&self, a: u32, b: u32) -> bool {
-        self.t.name(a) == self.t.name(b)
-            && self.t.info(a) == self.t.info(b)
+        self.name(a) == self.name(b)
+            && self.info(a) == self.info(b)
             && self.equal_tail(a, b, 2, &[0])
     }
 
@@ -298,7 +518,7 @@ impl Dedup {
     }
 
     fn prim_type(&mut self, id: u32) {
-        let k = self.t.kind(id);
+        let k = self.kind(id);
         let h = match k {
             INT => self.hash_int_tag(id),
             ENUM | ENUM64 => self.hash_enum(id),
@@ -318,11 +538,13 @@ impl Dedup {
                     }
                 }
                 ENUM | ENUM64 => {
-                    if self.equal_enum(id, cand) {
+                    if self.enum_may_equal(id, cand) && self.equal_enum(id, cand) {
                         new_id = cand;
                         break;
                     }
-                    if self.compat_enum(id, cand) {
+                    // Not equal: compatible only through a forward declaration.
+                    let fwd = self.is_enum_fwd(id) || self.is_enum_fwd(cand);
+                    if fwd && self.compat_enum(id, cand) {
                         if self.is_enum_fwd(id) {
                             new_id = cand;
                             break;
@@ -358,10 +580,10 @@ impl Dedup {
         if self.is_mapped(id) {
             return Ok(());
         }
-        if !matches!(self.t.kind(id), STRUCT | UNION) {
+        if !matches!(self.kind(id), STRUCT | UNION) {
             return Ok(());
         }
-        let h = self.hash_struct(id);
+        let h = self.struct_key(id);
         let mut new_id = id;
         let list = self.cands.take(h);
         let mut i = 0;
@@ -401,17 +623,16 @@ impl Dedup {
     }
 
     fn clear_hypot(&mut self) {
-        for &id in &self.hypot_list {
-            if let Some(x) = self.hypot.get_mut(id as usize) {
-                *x = UNPROCESSED;
-            }
+        for i in 0..self.hypot_list.len() {
+            let id = self.hypot_list.get(i).copied().unwrap_or(0);
+            self.set_hyp(id, UNPROCESSED);
         }
         self.hypot_list.clear();
         self.hypot_adjust_canon = false;
     }
 
     fn identical_arrays(&self, a: u32, b: u32) -> bool {
-        self.t.kind(a) == ARRAY && self.t.kind(b) == ARRAY && self.equal_array(a, b)
+        self.kind(a) == ARRAY && self.kind(b) == ARRAY && self.equal_array(a, b)
     }
 
     fn identical_structs(&self, a: u32, b: u32, depth: u32) -> Result<bool> {
@@ -421,15 +642,15 @@ impl Dedup {
             )
             .with_type(a));
         }
-        let k = self.t.kind(a);
-        if !matches!(k, STRUCT | UNION) || k != self.t.kind(b) {
+        let k = self.kind(a);
+        if !matches!(k, STRUCT | UNION) || k != self.kind(b) {
             return Ok(false);
         }
         if !self.shallow_equal_struct(a, b) {
             return Ok(false);
         }
-        let (x, y) = (self.t.off(a), self.t.off(b));
-        for i in 0..self.t.vlen(a) as usize {
+        let (x, y) = (self.off(a), self.off(b));
+        for i in 0..self.vlen(a) as usize {
             let (ma, mb) = (self.t.w(x + 4 + 3 * i), self.t.w(y + 4 + 3 * i));
             if ma != mb
                 && !self.identical_arrays(ma, mb)
@@ -442,8 +663,8 @@ impl Dedup {
     }
 
     fn hypot_add(&mut self, from: u32, to: u32) {
-        if let Some(x) = self.hypot.get_mut(from as usize) {
-            *x = to;
+        if (from as usize) < self.nodes.len() {
+            self.set_hyp(from, to);
             self.hypot_list.push(from);
         }
     }
@@ -455,11 +676,7 @@ impl Dedup {
             return Ok(Step::Equal);
         }
         let canon = self.resolve_fwd(canon)?;
-        let hyp = self
-            .hypot
-            .get(canon as usize)
-            .copied()
-            .unwrap_or(UNPROCESSED);
+        let hyp = self.hyp(canon);
         if hyp <= MAX_NR_TYPES {
             if hyp == cand
                 || self.identical_arrays(hyp, cand)
@@ -470,12 +687,12 @@ impl Dedup {
             return Ok(Step::Differ);
         }
         self.hypot_add(canon, cand);
-        if self.t.name(cand) != self.t.name(canon) {
+        if self.name(cand) != self.name(canon) {
             return Ok(Step::Differ);
         }
-        let (ck, nk) = (self.t.kind(cand), self.t.kind(canon));
+        let (ck, nk) = (self.kind(cand), self.kind(canon));
         if (ck == FWD || nk == FWD) && ck != nk {
-            let fwd_kind = |id: u32| if self.t.kflag(id) { UNION } else { STRUCT };
+            let fwd_kind = |id: u32| if self.kflag(id) { UNION } else { STRUCT };
             let (real, fwd) = if ck == FWD {
                 (nk, fwd_kind(cand))
             } else {
@@ -509,7 +726,7 @@ impl Dedup {
             ENUM | ENUM64 => bool_step(self.compat_enum(cand, canon)),
             FWD | FLOAT => bool_step(self.equal_common(cand, canon)),
             CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG => {
-                if self.t.info(cand) != self.t.info(canon) {
+                if self.info(cand) != self.info(canon) {
                     Step::Differ
                 } else {
                     frame(1)
@@ -526,14 +743,14 @@ impl Dedup {
                 if !self.shallow_equal_struct(cand, canon) {
                     Step::Differ
                 } else {
-                    frame(self.t.vlen(cand))
+                    frame(self.vlen(cand))
                 }
             }
             FUNC_PROTO => {
                 if !self.compat_fnproto(cand, canon) {
                     Step::Differ
                 } else {
-                    frame(1 + self.t.vlen(cand))
+                    frame(1 + self.vlen(cand))
                 }
             }
             _ => {
@@ -548,7 +765,7 @@ impl Dedup {
 
     /// The `i`-th pair of children of a frame, in libbpf's order.
     fn child(&self, f: &Frame, i: u32) -> (u32, u32) {
-        let (x, y) = (self.t.off(f.cand), self.t.off(f.canon));
+        let (x, y) = (self.off(f.cand), self.off(f.canon));
         let i = i as usize;
         let at = match f.kind {
             ARRAY => {
@@ -575,7 +792,14 @@ impl Dedup {
     /// stack: each frame compares its children in order, and the first
     /// non-equal child decides the whole check.
     fn is_equiv(&mut self, cand: u32, canon: u32) -> Result<bool> {
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack = std::mem::take(&mut self.eq_stack);
+        stack.clear();
+        let r = self.equiv_walk(cand, canon, &mut stack);
+        self.eq_stack = stack;
+        r
+    }
+
+    fn equiv_walk(&mut self, cand: u32, canon: u32, stack: &mut Vec<Frame>) -> Result<bool> {
         match self.equiv_step(cand, canon)? {
             Step::Equal => return Ok(true),
             Step::Differ => return Ok(false),
@@ -608,11 +832,11 @@ impl Dedup {
     fn merge_hypot(&mut self) -> Result<()> {
         for i in 0..self.hypot_list.len() {
             let canon = self.hypot_list.get(i).copied().unwrap_or(0);
-            let targ = self.hypot.get(canon as usize).copied().unwrap_or(0);
+            let targ = self.hyp(canon);
             let t_id = self.resolve(targ)?;
             let c_id = self.resolve(canon)?;
-            let t_kind = self.t.kind(t_id);
-            let c_kind = self.t.kind(c_id);
+            let t_kind = self.kind(t_id);
+            let c_kind = self.kind(c_id);
             if t_kind != FWD && c_kind == FWD {
                 self.set_m(c_id, t_id);
             }
@@ -638,11 +862,11 @@ impl Dedup {
     pub fn resolve_fwds(&mut self) -> Result<()> {
         let mut names: FastMap<u32, u32> = FastMap::default();
         for id in 1..self.t.count() {
-            if !matches!(self.t.kind(id), STRUCT | UNION) || self.m(id) != id {
+            if !matches!(self.kind(id), STRUCT | UNION) || self.m(id) != id {
                 continue;
             }
             names
-                .entry(self.t.name(id))
+                .entry(self.name(id))
                 .and_modify(|v| *v = 0)
                 .or_insert(id);
         }
@@ -650,17 +874,17 @@ impl Dedup {
             return Ok(());
         }
         for id in self.start_id..self.t.count() {
-            if self.t.kind(id) != FWD || self.m(id) != id {
+            if self.kind(id) != FWD || self.m(id) != id {
                 continue;
             }
-            let Some(&cand) = names.get(&self.t.name(id)) else {
+            let Some(&cand) = names.get(&self.name(id)) else {
                 continue;
             };
             if cand == 0 {
                 continue;
             }
-            let union = self.t.kflag(id);
-            let ck = self.t.kind(cand);
+            let union = self.kflag(id);
+            let ck = self.kind(cand);
             if (ck == STRUCT && union) || (ck == UNION && !union) {
                 continue;
             }
@@ -672,27 +896,71 @@ impl Dedup {
     /// Pass 4: reference types, after their targets.
     pub fn ref_types(&mut self) -> Result<()> {
         let mut stack: Vec<(u32, u32)> = Vec::new();
-        for id in self.start_id..self.t.count() {
+        let n = self.t.count();
+        for id in self.start_id..n {
+            if self.start_id == 1 {
+                // Types are mostly finished in id order: warm the set's slot
+                // of a type a little ahead (a hint only; nothing depends on it).
+                let ahead = id.saturating_add(PREFETCH_AHEAD);
+                if ahead < n {
+                    if let Some(h) = self.spec_ref_hash(ahead) {
+                        self.refs.prefetch(mix64(h));
+                    }
+                }
+            }
             self.ref_type(id, &mut stack)?;
         }
         self.cands = Cands::default();
         Ok(())
     }
 
+    /// The hash [`Dedup::ref_hash`] will give `id` once its referenced types
+    /// are canonical, if they all are already; `None` otherwise.
+    fn spec_ref_hash(&self, id: u32) -> Option<u64> {
+        if self.m(id) != UNPROCESSED {
+            return None;
+        }
+        let k = self.kind(id);
+        let off = self.off(id);
+        let w = |i: usize| self.t.w(off + i);
+        let canon = |c: u32| -> Option<u32> {
+            let m = self.m(c);
+            if m > MAX_NR_TYPES {
+                return None;
+            }
+            self.resolve(c).ok()
+        };
+        let common = |sot: u32| hc(hc(hc(0, w(0)), w(1)), sot);
+        Some(match k {
+            CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG => common(canon(w(2))?),
+            DECL_TAG => hc(common(canon(w(2))?), w(3)),
+            ARRAY => hc(hc(hc(common(w(2)), canon(w(3))?), canon(w(4))?), w(5)),
+            FUNC_PROTO => {
+                let mut h = common(canon(w(2))?);
+                for i in 0..self.vlen(id) as usize {
+                    h = hc(h, w(3 + 2 * i));
+                    h = hc(h, canon(w(4 + 2 * i))?);
+                }
+                h
+            }
+            _ => return None,
+        })
+    }
+
     /// Number of referenced types a reference type resolves before it is
     /// hashed, and the word (relative to its record) of the `i`-th.
     fn ref_children(&self, id: u32) -> u32 {
-        match self.t.kind(id) {
+        match self.kind(id) {
             ARRAY => 2,
-            FUNC_PROTO => 1 + self.t.vlen(id),
+            FUNC_PROTO => 1 + self.vlen(id),
             _ => 1,
         }
     }
 
     fn ref_child_word(&self, id: u32, i: u32) -> usize {
-        let off = self.t.off(id);
+        let off = self.off(id);
         let i = i as usize;
-        off + match self.t.kind(id) {
+        off + match self.kind(id) {
             ARRAY => 3 + i, // element type, then index type
             FUNC_PROTO => {
                 if i == 0 {
@@ -715,7 +983,7 @@ impl Dedup {
         if m <= MAX_NR_TYPES {
             return self.resolve(id).map(Some);
         }
-        match self.t.kind(id) {
+        match self.kind(id) {
             CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG | DECL_TAG | ARRAY
             | FUNC_PROTO => {}
             k => {
@@ -771,26 +1039,49 @@ impl Dedup {
 
     /// Hashes a reference type whose children are canonical and finds its
     /// canonical representative (itself if none).
-    fn ref_finish(&mut self, id: u32) -> u32 {
-        let k = self.t.kind(id);
-        let h = match k {
+    fn ref_hash(&self, id: u32) -> u64 {
+        match self.kind(id) {
             DECL_TAG => self.hash_int_tag(id),
             ARRAY => self.hash_array(id),
             FUNC_PROTO => self.hash_fnproto(id),
             _ => self.hash_common(id),
-        };
+        }
+    }
+
+    fn ref_equal(&self, k: u32, a: u32, b: u32) -> bool {
+        match k {
+            DECL_TAG => self.equal_int_tag(a, b),
+            ARRAY => self.equal_array(a, b),
+            FUNC_PROTO => self.equal_fnproto(a, b),
+            _ => self.equal_common(a, b),
+        }
+    }
+
+    fn ref_finish(&mut self, id: u32) -> u32 {
+        let k = self.kind(id);
+        let h = self.ref_hash(id);
+        if self.start_id == 1 {
+            // No base: exact equality, at most one match (see `IdSet`).
+            let mh = mix64(h);
+            let new_id = self
+                .refs
+                .find(mh, |c| self.ref_equal(k, id, c))
+                .unwrap_or(id);
+            self.set_m(id, new_id);
+            if new_id == id {
+                let mut refs = std::mem::take(&mut self.refs);
+                let me = &*self;
+                refs.insert(mh, id, |o| mix64(me.ref_hash(o)));
+                self.refs = refs;
+            }
+            return new_id;
+        }
         let list = self.cands.take(h);
         let mut new_id = id;
         let mut i = 0;
         while let Some(cand) = self.cands.nth(&list, i) {
             i += 1;
-            let eq = match k {
-                DECL_TAG => self.equal_int_tag(id, cand),
-                ARRAY => self.equal_array(id, cand),
-                FUNC_PROTO => self.equal_fnproto(id, cand),
-                _ => self.equal_common(id, cand),
-            };
-            if eq {
+            if self.ref_equal(k, id, cand) {
                 new_id = cand;
                 break;
             }
@@ -810,17 +1101,13 @@ impl Dedup {
         // `hypot` now maps an old id to its new id.
         for id in 0..n {
             let v = if id < self.start_id { id } else { UNPROCESSED };
-            if let Some(x) = self.hypot.get_mut(id as usize) {
-                *x = v;
-            }
+            self.set_hyp(id, v);
         }
         let mut next = self.start_id;
         let mut len = 0usize;
         for id in self.start_id..n {
             if self.m(id) == id {
-                if let Some(x) = self.hypot.get_mut(id as usize) {
-                    *x = next;
-                }
+                self.set_hyp(id, next);
                 next += 1;
                 len += self.t.record(id).len();
             }
@@ -831,7 +1118,7 @@ impl Dedup {
                 continue;
             }
             let base = out.len();
-            let off = self.t.off(id);
+            let off = self.off(id);
             out.extend_from_slice(self.t.record(id));
             let mut err = None;
             let mut fix = Vec::new();
@@ -841,7 +1128,7 @@ impl Dedup {
                 }
                 match self.resolve(r) {
                     Ok(rr) => {
-                        let new = self.hypot.get(rr as usize).copied().unwrap_or(UNPROCESSED);
+                        let new = self.hyp(rr);
                         if new > MAX_NR_TYPES {
                             err = Some(
                                 Error::new(format!(

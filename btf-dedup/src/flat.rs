@@ -20,6 +20,13 @@
 //! give 0 and out-of-range writes are dropped.
 
 use btf::{Error, Result};
+use rayon::prelude::*;
+
+/// The most type ids a table may hold (libbpf's `BTF_MAX_NR_TYPES`).
+const MAX_TYPES: usize = 0x7fff_ffff;
+
+/// Types per parallel work item.
+pub(crate) const CHUNK: usize = 16384;
 
 /// `BTF_KIND_*` numbers.
 pub(crate) mod kind {
@@ -90,10 +97,20 @@ impl Table {
     /// Appends the records of a type section given as words (already in native
     /// order). `file_off` is where the section starts in the input, for errors.
     /// Checks each record as the `btf` crate's parser does.
+    #[cfg(test)]
     pub fn push_section(&mut self, sec: &[u32], file_off: u64) -> Result<()> {
+        let first = self.words.len();
+        self.words.extend_from_slice(sec);
+        self.index_from(first, file_off)
+    }
+
+    /// Indexes the records in `words[first..]` (appended raw), checking each
+    /// record as the `btf` crate's parser does. `file_off` is where they start
+    /// in the input, for errors.
+    pub fn index_from(&mut self, first: usize, file_off: u64) -> Result<()> {
+        let sec = self.words.get(first..).unwrap_or(&[]);
         // A record is at least 3 words: this bounds the reservation by the input.
         self.offs.reserve(sec.len() / 3);
-        self.words.reserve(sec.len());
         let mut p = 0usize;
         let mut n = 0u32;
         while p < sec.len() {
@@ -145,11 +162,11 @@ impl Table {
                     format!("FWD type #{n} has a non-zero size/type word {sot}"),
                 ));
             }
-            if self.words.len() > u32::MAX as usize - len || self.offs.len() >= 0x7fff_ffff {
+            let abs = first + p;
+            if abs > u32::MAX as usize - len || self.offs.len() >= MAX_TYPES {
                 return Err(Error::new("too many types"));
             }
-            self.offs.push(self.words.len() as u32);
-            self.words.extend_from_slice(rec);
+            self.offs.push(abs as u32);
             p += len;
         }
         Ok(())
@@ -159,27 +176,45 @@ impl Table {
     /// strings (`str_total` bytes of strings, base included).
     pub fn check_refs(&self, first: u32, str_total: u32) -> Result<()> {
         let total = self.count();
-        for id in first..total {
+        let hint = if first == 1 {
+            " (split BTF? give its base)"
+        } else {
+            ""
+        };
+        let check = |id: u32| -> Result<()> {
             let mut bad = None;
             self.for_each_str_off(id, |_, s| {
                 if bad.is_none() && s >= str_total {
                     bad = Some(format!(
-                        "name offset {s} is past the string section ({str_total} bytes)"
+                        "name offset {s} is past the string section ({str_total} bytes){hint}"
                     ));
                 }
             });
             self.for_each_type_ref(id, |_, r| {
                 if bad.is_none() && r >= total {
                     bad = Some(format!(
-                        "refers to type id {r} but there are only {total} types"
+                        "refers to type id {r} but there are only {total} types{hint}"
                     ));
                 }
             });
-            if let Some(msg) = bad {
-                return Err(Error::new(msg).with_type(id));
+            match bad {
+                Some(msg) => Err(Error::new(msg).with_type(id)),
+                None => Ok(()),
             }
+        };
+        // In chunks, in parallel; the error reported is the lowest id's.
+        let chunks: Vec<(u32, u32)> = (first..total)
+            .step_by(CHUNK)
+            .map(|s| (s, s.saturating_add(CHUNK as u32).min(total)))
+            .collect();
+        let errs: Vec<Error> = chunks
+            .par_iter()
+            .filter_map(|&(a, b)| (a..b).map(check).find_map(|r| r.err()))
+            .collect();
+        match errs.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Word `i` of the table (0 past the end).
@@ -202,12 +237,6 @@ impl Table {
         self.offs.get(id as usize).copied().unwrap_or(0) as usize
     }
 
-    /// `name_off` of type `id`.
-    #[inline]
-    pub fn name(&self, id: u32) -> u32 {
-        self.w(self.off(id))
-    }
-
     /// `info` of type `id`.
     #[inline]
     pub fn info(&self, id: u32) -> u32 {
@@ -218,18 +247,6 @@ impl Table {
     #[inline]
     pub fn kind(&self, id: u32) -> u32 {
         (self.info(id) >> 24) & 0x1f
-    }
-
-    /// `vlen` of type `id`.
-    #[inline]
-    pub fn vlen(&self, id: u32) -> u32 {
-        self.info(id) & 0xffff
-    }
-
-    /// `kind_flag` of type `id`.
-    #[inline]
-    pub fn kflag(&self, id: u32) -> bool {
-        self.info(id) >> 31 != 0
     }
 
     /// The whole record of type `id` (empty for bad ids).
@@ -305,17 +322,19 @@ impl Table {
     }
 }
 
-/// Reads a type section as native words from bytes in the given byte order.
-pub(crate) fn words_of(bytes: &[u8], big_endian: bool) -> Vec<u32> {
+/// Appends a type section, given as bytes in the given byte order, to
+/// `words` as native words.
+pub(crate) fn append_words(words: &mut Vec<u32>, bytes: &[u8], big_endian: bool) {
     let conv = if big_endian {
         u32::from_be_bytes
     } else {
         u32::from_le_bytes
     };
-    bytes
-        .chunks_exact(4)
-        .map(|c| conv([c[0], c[1], c[2], c[3]]))
-        .collect()
+    words.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|c| conv([c[0], c[1], c[2], c[3]])),
+    );
 }
 
 #[cfg(test)]

@@ -23,12 +23,11 @@ mod engine;
 mod flat;
 mod strings;
 
-use std::sync::Arc;
+use std::path::Path;
 
-use btf::read::raw::Header;
 use btf::{Btf, Endian, Error, Result};
 
-use crate::flat::{words_of, Table};
+use crate::flat::{append_words, Table};
 
 /// Options of a dedup run.
 #[derive(Clone, Debug, Default)]
@@ -45,9 +44,146 @@ struct Input {
     start_id: u32,
     base_strs: Vec<u8>,
     own_strs: Vec<u8>,
-    /// The input's header bytes (kept in the output, as libbpf does), in native order fields.
-    header: Header,
-    header_extra: Vec<u8>,
+    /// The input's header, kept in the output as libbpf does.
+    header: Hdr,
+}
+
+/// A raw BTF header, checked as the `btf` crate's parser checks it.
+#[derive(Clone, Debug)]
+struct Hdr {
+    big: bool,
+    version: u8,
+    flags: u8,
+    hdr_len: u32,
+    type_off: u32,
+    type_len: u32,
+    str_off: u32,
+    str_len: u32,
+    /// Header bytes past the 24 known ones (all zero).
+    extra: Vec<u8>,
+}
+
+impl Hdr {
+    /// Parses the header from `head`, the first bytes of a blob of
+    /// `total` bytes (at least the whole header, when the blob has it).
+    fn parse(head: &[u8], total: u64) -> Result<Hdr> {
+        let trunc = || {
+            Error::at(
+                0,
+                format!("BTF header truncated: {total} bytes, expected at least 24"),
+            )
+        };
+        let b = |i: usize| head.get(i).copied().ok_or_else(trunc);
+        let big = match [b(0)?, b(1)?] {
+            [0x9f, 0xeb] => false,
+            [0xeb, 0x9f] => true,
+            [x, y] => {
+                return Err(Error::at(
+                    0,
+                    format!(
+                        "bad BTF magic {x:#04x} {y:#04x}, expected 0xeB9F in either byte order"
+                    ),
+                ))
+            }
+        };
+        let (version, flags) = (b(2)?, b(3)?);
+        if version != 1 {
+            return Err(Error::at(
+                2,
+                format!("unsupported BTF version {version}, expected 1"),
+            ));
+        }
+        if flags != 0 {
+            return Err(Error::at(
+                3,
+                format!("unsupported BTF flags {flags:#x}, expected 0"),
+            ));
+        }
+        let word = |i: usize| -> Result<u32> {
+            let w = [b(i)?, b(i + 1)?, b(i + 2)?, b(i + 3)?];
+            Ok(if big {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            })
+        };
+        let hdr_len = word(4)?;
+        if hdr_len < 24 {
+            return Err(Error::at(
+                4,
+                format!("BTF header length {hdr_len}, expected at least 24"),
+            ));
+        }
+        if total < u64::from(hdr_len) {
+            return Err(Error::at(
+                0,
+                format!("BTF header truncated: {total} bytes, header length says {hdr_len}"),
+            ));
+        }
+        let extra = head.get(24..hdr_len as usize).ok_or_else(trunc)?.to_vec();
+        if let Some(pos) = extra.iter().position(|&x| x != 0) {
+            return Err(Error::at(
+                24 + pos as u64,
+                format!(
+                    "BTF header is {hdr_len} bytes with non-zero fields past the 24 known ones"
+                ),
+            ));
+        }
+        let h = Hdr {
+            big,
+            version,
+            flags,
+            hdr_len,
+            type_off: word(8)?,
+            type_len: word(12)?,
+            str_off: word(16)?,
+            str_len: word(20)?,
+            extra,
+        };
+        let body = total - u64::from(hdr_len);
+        let (to, tl, so, sl) = (
+            u64::from(h.type_off),
+            u64::from(h.type_len),
+            u64::from(h.str_off),
+            u64::from(h.str_len),
+        );
+        if to % 4 != 0 {
+            return Err(Error::at(
+                8,
+                format!("type section offset {to} is not 4-byte aligned"),
+            ));
+        }
+        if to + tl > body {
+            return Err(Error::at(
+                12,
+                format!("type section [{to}, {}) runs past the end of the data ({body} bytes after the header)", to + tl),
+            ));
+        }
+        if so + sl > body {
+            return Err(Error::at(
+                20,
+                format!("string section [{so}, {}) runs past the end of the data ({body} bytes after the header)", so + sl),
+            ));
+        }
+        if to < so + sl && so < to + tl {
+            return Err(Error::at(16, "type and string sections overlap"));
+        }
+        if tl % 4 != 0 {
+            return Err(Error::at(
+                12,
+                format!("type section length {tl} is not a multiple of 4"),
+            ));
+        }
+        Ok(h)
+    }
+
+    fn type_start(&self) -> u64 {
+        u64::from(self.hdr_len) + u64::from(self.type_off)
+    }
+
+    fn str_start(&self) -> u64 {
+        u64::from(self.hdr_len) + u64::from(self.str_off)
+    }
 }
 
 /// Appends the types and strings of `btf` (its base's first) to `table` and `strs`.
@@ -59,44 +195,50 @@ fn push_btf(btf: &Btf, table: &mut Table, strs: &mut Vec<u8>) -> Result<()> {
     for t in btf.own_type_slice() {
         btf::write::write_type_to(&mut bytes, Endian::Little, t);
     }
-    table.push_section(&words_of(&bytes, false), 0)?;
+    let first = table.words.len();
+    append_words(&mut table.words, &bytes, false);
+    table.index_from(first, 0)?;
     strs.extend_from_slice(btf.own_strings());
     Ok(())
 }
 
-fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
-    let h = Header::parse(data)?;
-    let big = h.endian == Endian::Big;
-    let hdr = h.hdr_len as usize;
+/// Starts an input: the base's types and strings.
+fn start_input(base: Option<&Btf>, own_words: usize) -> Result<(Table, Vec<u8>)> {
     let mut table = Table::new();
+    table.words.reserve(own_words);
     let mut base_strs = Vec::new();
     if let Some(b) = base {
         push_btf(b, &mut table, &mut base_strs)?;
     }
+    Ok((table, base_strs))
+}
+
+/// Finishes an input once the own type words are in the table.
+fn finish_input(
+    mut table: Table,
+    first_word: usize,
+    base_strs: Vec<u8>,
+    own_strs: Vec<u8>,
+    header: Hdr,
+    split: bool,
+) -> Result<Input> {
     let start_id = table.count();
-    let str_start = hdr + h.str_off as usize;
-    let own_strs = data
-        .get(str_start..str_start + h.str_len as usize)
-        .ok_or_else(|| Error::at(20, "string section out of bounds"))?;
-    if base.is_none() || !own_strs.is_empty() {
-        if base.is_none() && own_strs.first() != Some(&0) {
+    let str_start = header.str_start();
+    if !split || !own_strs.is_empty() {
+        if !split && own_strs.first() != Some(&0) {
             return Err(Error::at(
-                str_start as u64,
+                str_start,
                 "string section must start with an empty string (NUL byte)",
             ));
         }
         if own_strs.last() != Some(&0) {
             return Err(Error::at(
-                (str_start + own_strs.len()).saturating_sub(1) as u64,
+                (str_start + own_strs.len() as u64).saturating_sub(1),
                 "string section must end with a NUL byte",
             ));
         }
     }
-    let type_start = hdr + h.type_off as usize;
-    let tsec = data
-        .get(type_start..type_start + h.type_len as usize)
-        .ok_or_else(|| Error::at(12, "type section out of bounds"))?;
-    table.push_section(&words_of(tsec, big), type_start as u64)?;
+    table.index_from(first_word, header.type_start())?;
     let str_total = u32::try_from(base_strs.len() + own_strs.len())
         .map_err(|_| Error::new("string sections too large"))?;
     table.check_refs(start_id, str_total)?;
@@ -104,10 +246,73 @@ fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
         table,
         start_id,
         base_strs,
-        own_strs: own_strs.to_vec(),
-        header_extra: data.get(24..hdr).unwrap_or(&[]).to_vec(),
-        header: h,
+        own_strs,
+        header,
     })
+}
+
+fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
+    let header = Hdr::parse(data, data.len() as u64)?;
+    let ts = header.type_start() as usize;
+    let tsec = data
+        .get(ts..ts + header.type_len as usize)
+        .ok_or_else(|| Error::at(12, "type section out of bounds"))?;
+    let ss = header.str_start() as usize;
+    let own_strs = data
+        .get(ss..ss + header.str_len as usize)
+        .ok_or_else(|| Error::at(20, "string section out of bounds"))?
+        .to_vec();
+    let (mut table, base_strs) = start_input(base, tsec.len() / 4)?;
+    let first = table.words.len();
+    append_words(&mut table.words, tsec, header.big);
+    finish_input(table, first, base_strs, own_strs, header, base.is_some())
+}
+
+/// Reads a raw BTF file without holding all of it in memory: the type
+/// section is converted to words chunk by chunk.
+fn input_from_raw_file(
+    mut f: std::fs::File,
+    total: u64,
+    base: Option<&Btf>,
+    path: &Path,
+) -> Result<Input> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e: std::io::Error| Error::new(format!("cannot read: {e}")).with_file(path);
+    let mut head = vec![0u8; total.min(24) as usize];
+    f.read_exact(&mut head).map_err(io)?;
+    let hdr_len = if total >= 8 {
+        let w = [head[4], head[5], head[6], head[7]];
+        if head.first() == Some(&0xeb) {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        }
+    } else {
+        0
+    };
+    if u64::from(hdr_len) > 24 && u64::from(hdr_len) <= total {
+        let mut more = vec![0u8; hdr_len as usize - 24];
+        f.read_exact(&mut more).map_err(io)?;
+        head.extend_from_slice(&more);
+    }
+    let header = Hdr::parse(&head, total)?;
+    let (mut table, base_strs) = start_input(base, header.type_len as usize / 4)?;
+    let first = table.words.len();
+    f.seek(SeekFrom::Start(header.type_start())).map_err(io)?;
+    let mut left = header.type_len as usize;
+    let mut buf = vec![0u8; (1 << 20).min(left)];
+    while left > 0 {
+        let n = left.min(buf.len());
+        let chunk = buf.get_mut(..n).unwrap_or(&mut []);
+        f.read_exact(chunk).map_err(io)?;
+        append_words(&mut table.words, chunk, header.big);
+        left -= n;
+    }
+    drop(buf);
+    f.seek(SeekFrom::Start(header.str_start())).map_err(io)?;
+    let mut own_strs = vec![0u8; header.str_len as usize];
+    f.read_exact(&mut own_strs).map_err(io)?;
+    finish_input(table, first, base_strs, own_strs, header, base.is_some())
 }
 
 /// Deduplicates raw BTF. `data` is a raw BTF blob; with `base`, it is split
@@ -130,11 +335,40 @@ pub fn dedup(btf: &Btf, opts: &Options) -> Result<Btf> {
     }
 }
 
-/// [`dedup`] for any container [`btf::parse_any`] reads (raw, ELF `.BTF`,
-/// zstd): the raw blob is taken out and deduplicated.
-pub fn dedup_any(data: &[u8], base: Option<&Arc<Btf>>, opts: &Options) -> Result<Vec<u8>> {
+/// [`dedup_raw`] for any container [`btf::parse_any`] reads (raw, ELF
+/// `.BTF`, zstd): the raw blob is taken out and deduplicated.
+pub fn dedup_any(data: &[u8], base: Option<&Btf>, opts: &Options) -> Result<Vec<u8>> {
     let raw = btf::read::raw_btf_bytes(data)?;
-    dedup_raw(&raw, base.map(|b| &**b), opts)
+    dedup_raw(&raw, base, opts)
+}
+
+/// Deduplicates the BTF in a file (raw, ELF `.BTF`, zstd). Raw files are
+/// read in chunks and the input is released before the passes run, so the
+/// peak memory is about the size of the type section plus the dedup state.
+pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::new(format!("cannot open: {e}")).with_file(path))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::new(format!("cannot stat: {e}")).with_file(path))?;
+    let mut magic = [0u8; 4];
+    let n = (&f).take(4).read(&mut magic).unwrap_or(0);
+    let container = n == 4 && (btf::read::file::is_zstd(&magic) || btf::read::elf::is_elf(&magic));
+    let input = if meta.is_file() && !container {
+        use std::io::{Seek, SeekFrom};
+        let mut f = f;
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::new(format!("cannot read: {e}")).with_file(path))?;
+        input_from_raw_file(f, meta.len(), base, path)
+    } else {
+        drop(f);
+        let data = btf::read::file::read_file(path)?;
+        let raw = btf::read::raw_btf_bytes(&data).map_err(|e| e.with_file(path))?;
+        input_from_raw(&raw, base)
+    }
+    .map_err(|e| e.with_file(path))?;
+    run(input, opts).map_err(|e| e.with_file(path))
 }
 
 fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
@@ -144,22 +378,26 @@ fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
         base_strs,
         own_strs,
         header,
-        header_extra,
     } = input;
     let split = start_id > 1;
     let mut d = engine::Dedup::new(table, start_id);
-    d.prep();
+    // libbpf runs prep before the string pass; they touch disjoint data (base
+    // types, own strings), and shapes need the deduplicated name offsets.
     let strs = strings::dedup_strings(&mut d.t, start_id, &base_strs, &own_strs, split);
+    d.compute_shapes();
+    d.prep();
     d.prim_types()?;
     d.struct_types()?;
     d.resolve_fwds()?;
     d.ref_types()?;
     let (words, _n) = d.compact_remap()?;
-    Ok(write_out(&header, &header_extra, &words, &strs))
+    drop(d);
+    Ok(write_out(&header, &words, &strs))
 }
 
-fn write_out(h: &Header, extra: &[u8], words: &[u32], strs: &[u8]) -> Vec<u8> {
-    let big = h.endian == Endian::Big;
+fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {
+    let big = h.big;
+    let extra = &h.extra;
     let type_len = (words.len() * 4) as u32;
     let mut out = Vec::with_capacity(h.hdr_len as usize + 4 * words.len() + strs.len());
     let put32 = |out: &mut Vec<u8>, v: u32| {
@@ -170,9 +408,9 @@ fn write_out(h: &Header, extra: &[u8], words: &[u32], strs: &[u8]) -> Vec<u8> {
         }
     };
     if big {
-        out.extend_from_slice(&btf::read::raw::MAGIC.to_be_bytes());
+        out.extend_from_slice(&0xeb9fu16.to_be_bytes());
     } else {
-        out.extend_from_slice(&btf::read::raw::MAGIC.to_le_bytes());
+        out.extend_from_slice(&0xeb9fu16.to_le_bytes());
     }
     out.push(h.version);
     out.push(h.flags);

@@ -62,10 +62,9 @@ fn run(cli: &Cli) -> Result<(), String> {
         )),
         None => None,
     };
-    let data = btf::read::file::read_file(&cli.input).map_err(|e| e.to_string())?;
-    let out = btf_dedup::dedup_any(&data, base.as_ref(), &btf_dedup::Options::default())
-        .map_err(|e| e.with_file(&cli.input).to_string())?;
-    drop(data);
+    let out = btf_dedup::dedup_file(&cli.input, base.as_deref(), &btf_dedup::Options::default())
+        .map_err(|e| e.to_string())?;
+    drop(base);
     write_atomic(&cli.output, &out)
 }
 

@@ -12,12 +12,21 @@
 //!   distinct string once, in first-use order, after a leading `""` for
 //!   base (non-split) BTF.
 //!
-//! Invariant used for speed: the result for an offset depends only on the
-//! offset, so it is computed once per distinct offset (`cache`), and the
-//! first-use order only depends on the sequence of distinct offsets.
+//! How it is split over threads, with the same result:
+//! 1. (parallel) for every own string offset, the lowest id using it;
+//! 2. (sequential, short) the ids that first use some offset, in id order,
+//!    each walking its offsets in record order: exactly libbpf's first-use
+//!    order restricted to first uses, so offsets are handed out as libbpf
+//!    hands them out (the result for an offset depends only on the offset);
+//! 3. (parallel) every reference is rewritten, each chunk of ids owning a
+//!    disjoint range of words.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use rayon::prelude::*;
 
 use crate::cands::FastMap;
-use crate::flat::Table;
+use crate::flat::{record_words, Table, CHUNK};
 
 const UNSET: u32 = u32::MAX;
 
@@ -35,6 +44,26 @@ fn whole_strings(section: &[u8], start: u32) -> FastMap<&[u8], u32> {
     map
 }
 
+/// Calls `f` on each string slot of one record, in libbpf's order.
+#[inline]
+fn str_slots_mut(rec: &mut [u32], mut f: impl FnMut(&mut u32)) {
+    let info = rec.get(1).copied().unwrap_or(0);
+    let vlen = (info & 0xffff) as usize;
+    if let Some(x) = rec.first_mut() {
+        f(x);
+    }
+    let step = match (info >> 24) & 0x1f {
+        4 | 5 | 19 => 3, // STRUCT, UNION, ENUM64
+        6 | 13 => 2,     // ENUM, FUNC_PROTO
+        _ => return,
+    };
+    for i in 0..vlen {
+        if let Some(x) = rec.get_mut(3 + step * i) {
+            f(x);
+        }
+    }
+}
+
 /// Dedups the strings of the own types (ids from `start_id`), rewriting their
 /// offsets in place, and returns the new own string section.
 ///
@@ -48,6 +77,48 @@ pub(crate) fn dedup_strings(
     split: bool,
 ) -> Vec<u8> {
     let start = base_strs.len() as u32;
+    let n = t.count();
+    let chunks: Vec<(u32, u32)> = (start_id..n)
+        .step_by(CHUNK)
+        .map(|a| (a, a.saturating_add(CHUNK as u32).min(n)))
+        .collect();
+    let own = |off: u32| -> Option<usize> {
+        if off == 0 || off < start {
+            None
+        } else {
+            Some((off - start) as usize)
+        }
+    };
+
+    // 1. The first user of every own offset.
+    let first: Vec<AtomicU32> = (0..own_strs.len()).map(|_| AtomicU32::new(UNSET)).collect();
+    {
+        let t = &*t;
+        chunks.par_iter().for_each(|&(a, b)| {
+            for id in a..b {
+                t.for_each_str_off(id, |_, off| {
+                    if let Some(slot) = own(off).and_then(|r| first.get(r)) {
+                        if slot.load(Relaxed) > id {
+                            slot.fetch_min(id, Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+    }
+    let mut users: Vec<u32> = first
+        .par_iter()
+        .filter_map(|a| {
+            let v = a.load(Relaxed);
+            (v != UNSET).then_some(v)
+        })
+        .collect();
+    users.par_sort_unstable();
+    users.dedup();
+
+    // 2. Offsets handed out in first-use order.
+    let mut fin: Vec<u32> = first.into_iter().map(AtomicU32::into_inner).collect();
+    let mut done = vec![false; own_strs.len()];
     let base_index = if split {
         whole_strings(base_strs, 0)
     } else {
@@ -59,37 +130,70 @@ pub(crate) fn dedup_strings(
         out.push(0);
         set.insert(&[], 0);
     }
-    let mut cache = vec![UNSET; own_strs.len()];
-    let mut fixes: Vec<(usize, u32)> = Vec::new();
-    for id in start_id..t.count() {
-        fixes.clear();
-        t.for_each_str_off(id, |at, off| {
-            if off == 0 || off < start {
-                return;
-            }
-            let rel = (off - start) as usize;
-            let Some(slot) = cache.get_mut(rel) else {
+    for &id in &users {
+        t.for_each_str_off(id, |_, off| {
+            let Some(rel) = own(off) else { return };
+            let (Some(f), Some(d)) = (fin.get_mut(rel), done.get_mut(rel)) else {
                 return;
             };
-            if *slot == UNSET {
-                let rest = own_strs.get(rel..).unwrap_or(&[]);
-                let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-                let s = rest.get(..len).unwrap_or(&[]);
-                *slot = match base_index.get(s) {
-                    Some(&b) => b,
-                    None => *set.entry(s).or_insert_with(|| {
-                        let o = start + out.len() as u32;
-                        out.extend_from_slice(s);
-                        out.push(0);
-                        o
-                    }),
-                };
+            if *d || *f != id {
+                return;
             }
-            fixes.push((at, *slot));
+            let rest = own_strs.get(rel..).unwrap_or(&[]);
+            let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            let s = rest.get(..len).unwrap_or(&[]);
+            *f = match base_index.get(s) {
+                Some(&b) => b,
+                None => *set.entry(s).or_insert_with(|| {
+                    let o = start + out.len() as u32;
+                    out.extend_from_slice(s);
+                    out.push(0);
+                    o
+                }),
+            };
+            *d = true;
         });
-        for &(at, v) in &fixes {
-            t.set_w(at, v);
-        }
     }
+    drop(done);
+
+    // 3. Rewrite, each chunk in its own range of words.
+    let Table { words, offs } = t;
+    let mut slices: Vec<(&mut [u32], usize, u32, u32)> = Vec::with_capacity(chunks.len());
+    let mut rest: &mut [u32] = words.as_mut_slice();
+    let mut consumed = 0usize;
+    for &(a, b) in &chunks {
+        let lo = offs.get(a as usize).copied().unwrap_or(0) as usize;
+        let hi = offs
+            .get(b as usize)
+            .map_or(consumed + rest.len(), |&o| o as usize);
+        let skip = lo.saturating_sub(consumed).min(rest.len());
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(skip);
+        let take = hi.saturating_sub(lo).min(tail.len());
+        let (mine, tail) = tail.split_at_mut(take);
+        rest = tail;
+        consumed = lo + take;
+        slices.push((mine, lo, a, b));
+    }
+    let offs = &*offs;
+    let fin = &fin;
+    slices.into_par_iter().for_each(|(words, lo, a, b)| {
+        for id in a..b {
+            let p = offs
+                .get(id as usize)
+                .map_or(0, |&o| o as usize)
+                .saturating_sub(lo);
+            let info = words.get(p + 1).copied().unwrap_or(0);
+            let len = record_words((info >> 24) & 0x1f, info & 0xffff).unwrap_or(3);
+            let Some(rec) = words.get_mut(p..p + len) else {
+                continue;
+            };
+            str_slots_mut(rec, |x| {
+                if let Some(&v) = own(*x).and_then(|r| fin.get(r)) {
+                    *x = v;
+                }
+            });
+        }
+    });
     out
 }
