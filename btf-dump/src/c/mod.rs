@@ -29,6 +29,7 @@ mod order;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 use btf::{Btf, Error, Type, TypeId};
 
@@ -93,13 +94,56 @@ const EPILOGUE: &[u8] =
     b"#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n\
 #endif /* __VMLINUX_H__ */\n";
 
+/// Runs the dump on a thread of its own with a large stack, so that deeply
+/// nested (but finite) BTF that libbpf prints is printed here too; the
+/// output comes back in chunks through a channel and is written here. When
+/// no thread can be started, runs on this one with a smaller depth bound.
 fn run(btf: &Btf, out: &mut dyn Write, opts: &Options) -> Result<(), Fail> {
-    let mut d = Dumper::new(btf, out);
-    let res = d.run(opts);
-    // What was printed before an error stays printed, as with bpftool.
-    let flushed = d.flush();
-    res?;
-    flushed
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("btf-dump-c".into())
+            .stack_size(BIG_STACK)
+            .spawn_scoped(s, move || {
+                let mut d = Dumper::new(btf, Sink::Chan(tx), DEPTH_BIG_STACK);
+                let res = d.run(opts);
+                let flushed = d.flush();
+                res.and(flushed)
+            });
+        match worker {
+            Ok(handle) => {
+                let mut io_err = None;
+                for chunk in rx {
+                    if let Err(e) = out.write_all(&chunk) {
+                        // Dropping the receiver stops the worker.
+                        io_err = Some(e);
+                        break;
+                    }
+                }
+                let res = match handle.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                match io_err {
+                    Some(e) => Err(Fail::Io(e)),
+                    None => res,
+                }
+            }
+            Err(_) => {
+                let mut d = Dumper::new(btf, Sink::Writer(out), DEPTH_SMALL_STACK);
+                let res = d.run(opts);
+                // What was printed before an error stays printed, as with bpftool.
+                let flushed = d.flush();
+                res.and(flushed)
+            }
+        }
+    })
+}
+
+/// Where the output goes.
+enum Sink<'w> {
+    Writer(&'w mut dyn Write),
+    Chan(mpsc::SyncSender<Vec<u8>>),
 }
 
 /// Why the dump stopped.
@@ -123,11 +167,18 @@ fn err(id: u32, msg: impl Into<String>) -> Fail {
     Fail::Btf(Error::new(msg).with_type(id))
 }
 
-/// Deepest recursion (ordering, emission, nested declarations) accepted:
-/// real BTF nests a few dozen levels at most; deeper means a loop.
-const MAX_DEPTH: u32 = 400;
-/// Longest chain of pointers/arrays/modifiers/prototypes in one declaration.
-const MAX_CHAIN: usize = 1024;
+/// Deepest recursion (ordering, emission, nested declarations) accepted on
+/// the dump thread's [`BIG_STACK`]: real BTF nests a few dozen levels at
+/// most; libbpf itself manages a few thousand before its stack runs out.
+/// One nesting level of an inline anonymous struct costs 3 units.
+const DEPTH_BIG_STACK: u32 = 10_000;
+/// The depth bound when the dump must run on the caller's stack.
+const DEPTH_SMALL_STACK: u32 = 300;
+/// Stack of the dump thread (reserved, touched only as deep as needed).
+const BIG_STACK: usize = 256 << 20;
+/// Longest chain of pointers/arrays/modifiers (and prototypes, in a
+/// declaration) followed in a loop; longer means a loop in the BTF.
+const MAX_CHAIN: usize = 1 << 16;
 /// The output is handed to the writer whenever this much is buffered.
 const FLUSH_AT: usize = 1 << 16;
 
@@ -230,14 +281,18 @@ pub(crate) struct Dumper<'a, 'w> {
     queue: Vec<u32>,
     /// Shared stack of declaration chains.
     decl: Vec<u32>,
+    /// Pointers being followed by the ordering pass, marked ordered after.
+    ptr_chain: Vec<u32>,
     /// Work left before the dump is declared runaway.
     budget: u64,
+    /// Recursion depth bound (see [`DEPTH_BIG_STACK`]).
+    max_depth: u32,
     buf: Vec<u8>,
-    w: &'w mut dyn Write,
+    w: Sink<'w>,
 }
 
 impl<'a, 'w> Dumper<'a, 'w> {
-    fn new(btf: &'a Btf, w: &'w mut dyn Write) -> Self {
+    fn new(btf: &'a Btf, w: Sink<'w>, max_depth: u32) -> Self {
         let n = btf.type_count() as usize;
         let mut aux = vec![Aux::default(); n];
         if let Some(v) = aux.first_mut() {
@@ -259,7 +314,9 @@ impl<'a, 'w> Dumper<'a, 'w> {
             align: vec![-1; n],
             queue: Vec::new(),
             decl: Vec::new(),
+            ptr_chain: Vec::new(),
             budget: records.saturating_mul(64).saturating_add(1 << 22),
+            max_depth,
             buf: Vec::with_capacity(FLUSH_AT * 2),
             w,
         }
@@ -419,8 +476,18 @@ impl<'a, 'w> Dumper<'a, 'w> {
 
     fn flush(&mut self) -> R {
         if !self.buf.is_empty() {
-            self.w.write_all(&self.buf)?;
-            self.buf.clear();
+            match &mut self.w {
+                Sink::Writer(w) => {
+                    w.write_all(&self.buf)?;
+                    self.buf.clear();
+                }
+                Sink::Chan(tx) => {
+                    let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(FLUSH_AT * 2));
+                    tx.send(chunk).map_err(|_| {
+                        Fail::Io(io::Error::new(io::ErrorKind::BrokenPipe, "output closed"))
+                    })?;
+                }
+            }
         }
         Ok(())
     }
