@@ -299,23 +299,17 @@ impl<'a, 'w> Dumper<'a, 'w> {
             v.order = ORDERED;
             v.emit = EMITTED;
         }
-        // Every record costs a bounded amount of work per visit; real BTF
-        // visits each type a handful of times. Exponential blow-ups on crafted
-        // input (prototypes fanning out to prototypes) hit this bound.
-        let mut records: u64 = 0;
-        for (_, t) in btf.types() {
-            records += 1 + u64::from(t.vlen().min(u32::from(u16::MAX)));
-        }
         Dumper {
             btf,
             ptr_sz: determine_ptr_size(btf),
             aux,
-            names: HashMap::default(),
+            names: HashMap::with_capacity_and_hasher(n / 2, Default::default()),
             align: vec![-1; n],
             queue: Vec::new(),
             decl: Vec::new(),
             ptr_chain: Vec::new(),
-            budget: records.saturating_mul(64).saturating_add(1 << 22),
+            // Set by `mark_referenced`, which sees every record.
+            budget: 0,
             max_depth,
             buf: Vec::with_capacity(FLUSH_AT * 2),
             w,
@@ -392,7 +386,7 @@ impl<'a, 'w> Dumper<'a, 'w> {
     /// The raw bytes of a string (empty when out of range).
     #[inline]
     fn str(&self, off: btf::StrOff) -> &'a [u8] {
-        self.btf.str_bytes(off).unwrap_or(b"")
+        str_bytes(self.btf, off.0)
     }
 
     /// Counts one more occurrence of `name` in `space`; returns the count.
@@ -519,6 +513,59 @@ fn put_u64(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
+/// Calls `f` on every type with its id, the bases' first (slices, not
+/// lookups by id).
+fn for_each_type<'a>(btf: &'a Btf, f: &mut impl FnMut(u32, &'a Type)) {
+    if let Some(base) = btf.base() {
+        for_each_type(base, f);
+    }
+    let start = btf.start_id();
+    for (i, t) in btf.own_type_slice().iter().enumerate() {
+        f(start.wrapping_add(i as u32), t);
+    }
+}
+
+/// The NUL-terminated string at `off` of `btf` or its bases, without the
+/// NUL; empty when out of range (the parser checked every offset).
+fn str_bytes(btf: &Btf, off: u32) -> &[u8] {
+    let mut b = btf;
+    loop {
+        if let Some(rel) = off.checked_sub(b.start_str_off()) {
+            let s = b.own_strings().get(rel as usize..).unwrap_or(b"");
+            return &s[..find_nul(s)];
+        }
+        match b.base() {
+            Some(base) => b = base,
+            None => return b"",
+        }
+    }
+}
+
+/// The index of the first NUL in `s` (or its length), 8 bytes at a time.
+#[inline]
+fn find_nul(s: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        // The lowest set bit marks the first zero byte exactly.
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            return i + (z.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(chunks.remainder().len())
+}
+
 /// libbpf's pointer size guess: the size of the first INT of size 4 or 8
 /// named like `long` (in any word order), in id order; 8 (the host's) if none.
 fn determine_ptr_size(btf: &Btf) -> u32 {
@@ -535,20 +582,15 @@ fn determine_ptr_size(btf: &Btf) -> u32 {
         b"int unsigned long",
         b"int long unsigned",
     ];
-    for (_, t) in btf.types() {
-        if let btf::TypeData::Int(i) = &t.data {
-            if i.size != 4 && i.size != 8 {
-                continue;
-            }
-            let Some(name) = btf.str_bytes(t.name_off) else {
-                continue;
-            };
-            if LONGS.contains(&name) {
-                return i.size;
+    let mut found = None;
+    for_each_type(btf, &mut |_, t| {
+        if let (None, btf::TypeData::Int(i)) = (found, &t.data) {
+            if (i.size == 4 || i.size == 8) && LONGS.contains(&str_bytes(btf, t.name_off.0)) {
+                found = Some(i.size);
             }
         }
-    }
-    8
+    });
+    found.unwrap_or(8)
 }
 
 #[cfg(test)]
@@ -564,6 +606,21 @@ mod tests {
         v.clear();
         put_dup_name(&mut v, b"x", 3, true);
         assert_eq!(v, b"x___3");
+    }
+
+    #[test]
+    fn nul_search() {
+        for len in 0..40 {
+            for nul in 0..=len {
+                let mut v = vec![b'x'; len];
+                if nul < len {
+                    v[nul] = 0;
+                    v.extend_from_slice(b"\0\0");
+                }
+                assert_eq!(find_nul(&v), nul.min(len), "len {len} nul {nul}");
+            }
+        }
+        assert_eq!(find_nul(b"\x80\x01\x81ab\0cdefgh"), 5);
     }
 
     #[test]

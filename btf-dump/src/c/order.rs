@@ -23,26 +23,57 @@ use super::{err, Dumper, MAX_CHAIN, ORDERED, ORDERING, R};
 
 impl<'a, 'w> Dumper<'a, 'w> {
     /// Marks every type some other type refers to (libbpf decides by this
-    /// whether an anonymous enum is a top-level declaration).
+    /// whether an anonymous enum is a top-level declaration), and sets the
+    /// work budget from the number of records seen: real BTF visits each
+    /// record a handful of times; exponential blow-ups on crafted input
+    /// (prototypes fanning out to prototypes) exhaust it.
     pub(super) fn mark_referenced(&mut self) {
         let btf = self.btf;
-        for (_, t) in btf.types() {
+        let mut records: u64 = 0;
+        super::for_each_type(btf, &mut |_, t| {
+            records += 1;
             match &t.data {
                 TypeData::Int(_)
                 | TypeData::Enum(_)
                 | TypeData::Enum64(_)
                 | TypeData::Fwd
                 | TypeData::Float(_) => {}
+                TypeData::Ptr(to)
+                | TypeData::Typedef(to)
+                | TypeData::Volatile(to)
+                | TypeData::Const(to)
+                | TypeData::Restrict(to)
+                | TypeData::TypeTag(to) => self.aux(to.0).referenced = true,
+                TypeData::Func(f) => self.aux(f.proto.0).referenced = true,
+                TypeData::Var(v) => self.aux(v.ty.0).referenced = true,
+                TypeData::DeclTag(dt) => self.aux(dt.ty.0).referenced = true,
+                TypeData::Array(a) => {
+                    self.aux(a.index.0).referenced = true;
+                    self.aux(a.elem.0).referenced = true;
+                }
+                TypeData::Struct(c) | TypeData::Union(c) => {
+                    records += c.members.len() as u64;
+                    for m in &c.members {
+                        self.aux(m.ty.0).referenced = true;
+                    }
+                }
                 // libbpf counts the parameters of a prototype, not its
                 // return type.
                 TypeData::FuncProto(p) => {
+                    records += p.params.len() as u64;
                     for prm in &p.params {
                         self.aux(prm.ty.0).referenced = true;
                     }
                 }
-                _ => t.for_each_type_id(|r| self.aux(r.0).referenced = true),
+                TypeData::Datasec(d) => {
+                    records += d.vars.len() as u64;
+                    for v in &d.vars {
+                        self.aux(v.ty.0).referenced = true;
+                    }
+                }
             }
-        }
+        });
+        self.budget = records.saturating_mul(64).saturating_add(1 << 22);
     }
 
     /// Orders type `id`; returns whether the link to it is strong.
