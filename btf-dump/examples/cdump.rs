@@ -47,6 +47,8 @@ fn main() {
     if let Err(e) = btf_dump::c::dump(&btf, &mut out).and_then(|()| out.flush()) {
         fail(&e);
     }
+    // The process ends here: leave freeing the type graph to the OS.
+    std::mem::forget(btf);
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ! {

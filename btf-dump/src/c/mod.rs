@@ -180,7 +180,9 @@ const BIG_STACK: usize = 256 << 20;
 /// declaration) followed in a loop; longer means a loop in the BTF.
 const MAX_CHAIN: usize = 1 << 16;
 /// The output is handed to the writer whenever this much is buffered.
-const FLUSH_AT: usize = 1 << 16;
+/// Chunks are large so that the dump thread and the writing thread hand
+/// over rarely (each hand-over may wait for a CPU on a busy machine).
+const FLUSH_AT: usize = 1 << 20;
 
 /// Topological order state of a type (libbpf's `order_state`; 0 is not ordered).
 const ORDERING: u8 = 1;
@@ -311,7 +313,7 @@ impl<'a, 'w> Dumper<'a, 'w> {
             // Set by `mark_referenced`, which sees every record.
             budget: 0,
             max_depth,
-            buf: Vec::with_capacity(FLUSH_AT * 2),
+            buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
             w,
         }
     }
@@ -476,7 +478,10 @@ impl<'a, 'w> Dumper<'a, 'w> {
                     self.buf.clear();
                 }
                 Sink::Chan(tx) => {
-                    let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(FLUSH_AT * 2));
+                    let chunk = std::mem::replace(
+                        &mut self.buf,
+                        Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
+                    );
                     tx.send(chunk).map_err(|_| {
                         Fail::Io(io::Error::new(io::ErrorKind::BrokenPipe, "output closed"))
                     })?;
