@@ -16,13 +16,13 @@
 
 use btf::TypeData;
 
-use super::{err, Dumper, Name, MAX_CHAIN, MAX_DEPTH, R};
+use super::{err, Dumper, Name, MAX_CHAIN, R};
 
 impl<'a, 'w> Dumper<'a, 'w> {
     /// Prints the declaration of `fname` with type `id`.
     pub(super) fn type_decl(&mut self, id: u32, fname: Name<'a>, lvl: u32, depth: u32) -> R {
         self.tick(id)?;
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(err(id, "declaration nested too deep or looping"));
         }
         let start = self.decl.len();
@@ -95,7 +95,7 @@ impl<'a, 'w> Dumper<'a, 'w> {
         lvl: u32,
         depth: u32,
     ) -> R {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(err(0, "declaration nested too deep or looping"));
         }
         // `true` at first so that a lone pointer prints as `(*name)`.

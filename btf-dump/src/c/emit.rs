@@ -11,12 +11,12 @@
 //! - only top-level calls (`cont_id == 0`) print struct/union/enum bodies; a
 //!   named struct met inside another gets a forward declaration, an anonymous
 //!   one is walked for what its inline body will need;
-//! - recursion depth and total work are bounded (see [`super::MAX_DEPTH`]).
+//! - recursion depth and total work are bounded (see [`super::DEPTH_BIG_STACK`]).
 
 use btf::types::Composite;
 use btf::{Type, TypeData};
 
-use super::{err, Dumper, Name, EMITTED, EMITTING, MAX_DEPTH, NOT_EMITTED, R};
+use super::{err, Dumper, Name, EMITTED, EMITTING, MAX_CHAIN, NOT_EMITTED, R};
 
 /// GCC's ARM SIMD base types, aliased to standard types when met as INTs.
 const MISSING_BASE_TYPES: [(&[u8], &[u8]); 4] = [
@@ -29,16 +29,42 @@ const MISSING_BASE_TYPES: [(&[u8], &[u8]); 4] = [
 impl<'a, 'w> Dumper<'a, 'w> {
     /// Emits type `id` as needed inside container `cont_id` (0: top level).
     pub(super) fn emit_type(&mut self, id: u32, cont_id: u32, depth: u32) -> R {
-        self.tick(id)?;
-        if depth > MAX_DEPTH {
-            return Err(err(id, "type chain too deep or looping"));
+        if depth > self.max_depth {
+            return Err(err(id, "type graph nested too deep or looping"));
         }
-        let state = self.aux(id).emit;
-        if state == EMITTED {
-            return Ok(());
-        }
-        let Some(t) = self.ty(id) else {
-            return Err(err(id, "no such type"));
+        // Pointers, arrays and modifiers just pass on (libbpf's tail calls):
+        // follow them in a bounded loop.
+        let mut id = id;
+        let mut steps = 0usize;
+        let (t, state) = loop {
+            self.tick(id)?;
+            steps += 1;
+            if steps > MAX_CHAIN {
+                return Err(err(
+                    id,
+                    "chain of pointers/arrays/modifiers too long or looping",
+                ));
+            }
+            let state = self.aux(id).emit;
+            if state == EMITTED {
+                return Ok(());
+            }
+            let Some(t) = self.ty(id) else {
+                return Err(err(id, "no such type"));
+            };
+            match &t.data {
+                TypeData::Ptr(to)
+                | TypeData::Volatile(to)
+                | TypeData::Const(to)
+                | TypeData::Restrict(to)
+                | TypeData::TypeTag(to)
+                    if state != EMITTING =>
+                {
+                    id = to.0
+                }
+                TypeData::Array(a) if state != EMITTING => id = a.elem.0,
+                _ => break (t, state),
+            }
         };
         let named = !t.name_off.is_empty();
         let top = cont_id == 0;
@@ -83,12 +109,13 @@ impl<'a, 'w> Dumper<'a, 'w> {
                 }
                 self.aux(id).emit = EMITTED;
             }
-            TypeData::Ptr(to)
-            | TypeData::Volatile(to)
-            | TypeData::Const(to)
-            | TypeData::Restrict(to)
-            | TypeData::TypeTag(to) => self.emit_type(to.0, cont_id, d)?,
-            TypeData::Array(a) => self.emit_type(a.elem.0, cont_id, d)?,
+            // Followed above.
+            TypeData::Ptr(_)
+            | TypeData::Volatile(_)
+            | TypeData::Const(_)
+            | TypeData::Restrict(_)
+            | TypeData::TypeTag(_)
+            | TypeData::Array(_) => {}
             TypeData::Fwd => {
                 self.fwd_def(id, t);
                 self.put(b";\n\n");

@@ -9,7 +9,7 @@
 
 use btf::TypeData;
 
-use super::{Dumper, MAX_DEPTH};
+use super::Dumper;
 
 /// libbpf's `MAX_RESOLVE_DEPTH`.
 const MAX_RESOLVE_DEPTH: u32 = 32;
@@ -80,7 +80,7 @@ impl<'a, 'w> Dumper<'a, 'w> {
         if memo >= 0 {
             return i32::from(memo);
         }
-        if memo == IN_PROGRESS || depth > MAX_DEPTH {
+        if memo == IN_PROGRESS || depth > self.max_depth {
             return 0;
         }
         self.align[id as usize] = IN_PROGRESS;

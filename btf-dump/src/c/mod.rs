@@ -29,6 +29,7 @@ mod order;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 use btf::{Btf, Error, Type, TypeId};
 
@@ -93,13 +94,56 @@ const EPILOGUE: &[u8] =
     b"#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n\
 #endif /* __VMLINUX_H__ */\n";
 
+/// Runs the dump on a thread of its own with a large stack, so that deeply
+/// nested (but finite) BTF that libbpf prints is printed here too; the
+/// output comes back in chunks through a channel and is written here. When
+/// no thread can be started, runs on this one with a smaller depth bound.
 fn run(btf: &Btf, out: &mut dyn Write, opts: &Options) -> Result<(), Fail> {
-    let mut d = Dumper::new(btf, out);
-    let res = d.run(opts);
-    // What was printed before an error stays printed, as with bpftool.
-    let flushed = d.flush();
-    res?;
-    flushed
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("btf-dump-c".into())
+            .stack_size(BIG_STACK)
+            .spawn_scoped(s, move || {
+                let mut d = Dumper::new(btf, Sink::Chan(tx), DEPTH_BIG_STACK);
+                let res = d.run(opts);
+                let flushed = d.flush();
+                res.and(flushed)
+            });
+        match worker {
+            Ok(handle) => {
+                let mut io_err = None;
+                for chunk in rx {
+                    if let Err(e) = out.write_all(&chunk) {
+                        // Dropping the receiver stops the worker.
+                        io_err = Some(e);
+                        break;
+                    }
+                }
+                let res = match handle.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                match io_err {
+                    Some(e) => Err(Fail::Io(e)),
+                    None => res,
+                }
+            }
+            Err(_) => {
+                let mut d = Dumper::new(btf, Sink::Writer(out), DEPTH_SMALL_STACK);
+                let res = d.run(opts);
+                // What was printed before an error stays printed, as with bpftool.
+                let flushed = d.flush();
+                res.and(flushed)
+            }
+        }
+    })
+}
+
+/// Where the output goes.
+enum Sink<'w> {
+    Writer(&'w mut dyn Write),
+    Chan(mpsc::SyncSender<Vec<u8>>),
 }
 
 /// Why the dump stopped.
@@ -123,13 +167,22 @@ fn err(id: u32, msg: impl Into<String>) -> Fail {
     Fail::Btf(Error::new(msg).with_type(id))
 }
 
-/// Deepest recursion (ordering, emission, nested declarations) accepted:
-/// real BTF nests a few dozen levels at most; deeper means a loop.
-const MAX_DEPTH: u32 = 400;
-/// Longest chain of pointers/arrays/modifiers/prototypes in one declaration.
-const MAX_CHAIN: usize = 1024;
+/// Deepest recursion (ordering, emission, nested declarations) accepted on
+/// the dump thread's [`BIG_STACK`]: real BTF nests a few dozen levels at
+/// most; libbpf itself manages a few thousand before its stack runs out.
+/// One nesting level of an inline anonymous struct costs 3 units.
+const DEPTH_BIG_STACK: u32 = 10_000;
+/// The depth bound when the dump must run on the caller's stack.
+const DEPTH_SMALL_STACK: u32 = 300;
+/// Stack of the dump thread (reserved, touched only as deep as needed).
+const BIG_STACK: usize = 256 << 20;
+/// Longest chain of pointers/arrays/modifiers (and prototypes, in a
+/// declaration) followed in a loop; longer means a loop in the BTF.
+const MAX_CHAIN: usize = 1 << 16;
 /// The output is handed to the writer whenever this much is buffered.
-const FLUSH_AT: usize = 1 << 16;
+/// Chunks are large so that the dump thread and the writing thread hand
+/// over rarely (each hand-over may wait for a CPU on a busy machine).
+const FLUSH_AT: usize = 1 << 20;
 
 /// Topological order state of a type (libbpf's `order_state`; 0 is not ordered).
 const ORDERING: u8 = 1;
@@ -230,37 +283,37 @@ pub(crate) struct Dumper<'a, 'w> {
     queue: Vec<u32>,
     /// Shared stack of declaration chains.
     decl: Vec<u32>,
+    /// Pointers being followed by the ordering pass, marked ordered after.
+    ptr_chain: Vec<u32>,
     /// Work left before the dump is declared runaway.
     budget: u64,
+    /// Recursion depth bound (see [`DEPTH_BIG_STACK`]).
+    max_depth: u32,
     buf: Vec<u8>,
-    w: &'w mut dyn Write,
+    w: Sink<'w>,
 }
 
 impl<'a, 'w> Dumper<'a, 'w> {
-    fn new(btf: &'a Btf, w: &'w mut dyn Write) -> Self {
+    fn new(btf: &'a Btf, w: Sink<'w>, max_depth: u32) -> Self {
         let n = btf.type_count() as usize;
         let mut aux = vec![Aux::default(); n];
         if let Some(v) = aux.first_mut() {
             v.order = ORDERED;
             v.emit = EMITTED;
         }
-        // Every record costs a bounded amount of work per visit; real BTF
-        // visits each type a handful of times. Exponential blow-ups on crafted
-        // input (prototypes fanning out to prototypes) hit this bound.
-        let mut records: u64 = 0;
-        for (_, t) in btf.types() {
-            records += 1 + u64::from(t.vlen().min(u32::from(u16::MAX)));
-        }
         Dumper {
             btf,
             ptr_sz: determine_ptr_size(btf),
             aux,
-            names: HashMap::default(),
+            names: HashMap::with_capacity_and_hasher(n / 2, Default::default()),
             align: vec![-1; n],
             queue: Vec::new(),
             decl: Vec::new(),
-            budget: records.saturating_mul(64).saturating_add(1 << 22),
-            buf: Vec::with_capacity(FLUSH_AT * 2),
+            ptr_chain: Vec::new(),
+            // Set by `mark_referenced`, which sees every record.
+            budget: 0,
+            max_depth,
+            buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
             w,
         }
     }
@@ -335,7 +388,7 @@ impl<'a, 'w> Dumper<'a, 'w> {
     /// The raw bytes of a string (empty when out of range).
     #[inline]
     fn str(&self, off: btf::StrOff) -> &'a [u8] {
-        self.btf.str_bytes(off).unwrap_or(b"")
+        str_bytes(self.btf, off.0)
     }
 
     /// Counts one more occurrence of `name` in `space`; returns the count.
@@ -419,8 +472,21 @@ impl<'a, 'w> Dumper<'a, 'w> {
 
     fn flush(&mut self) -> R {
         if !self.buf.is_empty() {
-            self.w.write_all(&self.buf)?;
-            self.buf.clear();
+            match &mut self.w {
+                Sink::Writer(w) => {
+                    w.write_all(&self.buf)?;
+                    self.buf.clear();
+                }
+                Sink::Chan(tx) => {
+                    let chunk = std::mem::replace(
+                        &mut self.buf,
+                        Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
+                    );
+                    tx.send(chunk).map_err(|_| {
+                        Fail::Io(io::Error::new(io::ErrorKind::BrokenPipe, "output closed"))
+                    })?;
+                }
+            }
         }
         Ok(())
     }
@@ -452,6 +518,59 @@ fn put_u64(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
+/// Calls `f` on every type with its id, the bases' first (slices, not
+/// lookups by id).
+fn for_each_type<'a>(btf: &'a Btf, f: &mut impl FnMut(u32, &'a Type)) {
+    if let Some(base) = btf.base() {
+        for_each_type(base, f);
+    }
+    let start = btf.start_id();
+    for (i, t) in btf.own_type_slice().iter().enumerate() {
+        f(start.wrapping_add(i as u32), t);
+    }
+}
+
+/// The NUL-terminated string at `off` of `btf` or its bases, without the
+/// NUL; empty when out of range (the parser checked every offset).
+fn str_bytes(btf: &Btf, off: u32) -> &[u8] {
+    let mut b = btf;
+    loop {
+        if let Some(rel) = off.checked_sub(b.start_str_off()) {
+            let s = b.own_strings().get(rel as usize..).unwrap_or(b"");
+            return &s[..find_nul(s)];
+        }
+        match b.base() {
+            Some(base) => b = base,
+            None => return b"",
+        }
+    }
+}
+
+/// The index of the first NUL in `s` (or its length), 8 bytes at a time.
+#[inline]
+fn find_nul(s: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        // The lowest set bit marks the first zero byte exactly.
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            return i + (z.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(chunks.remainder().len())
+}
+
 /// libbpf's pointer size guess: the size of the first INT of size 4 or 8
 /// named like `long` (in any word order), in id order; 8 (the host's) if none.
 fn determine_ptr_size(btf: &Btf) -> u32 {
@@ -468,20 +587,15 @@ fn determine_ptr_size(btf: &Btf) -> u32 {
         b"int unsigned long",
         b"int long unsigned",
     ];
-    for (_, t) in btf.types() {
-        if let btf::TypeData::Int(i) = &t.data {
-            if i.size != 4 && i.size != 8 {
-                continue;
-            }
-            let Some(name) = btf.str_bytes(t.name_off) else {
-                continue;
-            };
-            if LONGS.contains(&name) {
-                return i.size;
+    let mut found = None;
+    for_each_type(btf, &mut |_, t| {
+        if let (None, btf::TypeData::Int(i)) = (found, &t.data) {
+            if (i.size == 4 || i.size == 8) && LONGS.contains(&str_bytes(btf, t.name_off.0)) {
+                found = Some(i.size);
             }
         }
-    }
-    8
+    });
+    found.unwrap_or(8)
 }
 
 #[cfg(test)]
@@ -497,6 +611,21 @@ mod tests {
         v.clear();
         put_dup_name(&mut v, b"x", 3, true);
         assert_eq!(v, b"x___3");
+    }
+
+    #[test]
+    fn nul_search() {
+        for len in 0..40 {
+            for nul in 0..=len {
+                let mut v = vec![b'x'; len];
+                if nul < len {
+                    v[nul] = 0;
+                    v.extend_from_slice(b"\0\0");
+                }
+                assert_eq!(find_nul(&v), nul.min(len), "len {len} nul {nul}");
+            }
+        }
+        assert_eq!(find_nul(b"\x80\x01\x81ab\0cdefgh"), 5);
     }
 
     #[test]
