@@ -3,12 +3,12 @@
 //!
 //! The work follows libbpf's C emitter in two passes per root type:
 //!
-//! 1. [`order`]: a depth-first topological sort that decides which named
+//! 1. ordering (`order.rs`): a depth-first topological sort that decides which named
 //!    definitions must come before which (strong links: embedding by value;
 //!    weak links: through a pointer to a named type, satisfied by a forward
 //!    declaration), queuing the named definitions;
-//! 2. [`emit`]: the queued definitions are printed, each preceded by the
-//!    forward declarations it needs; [`decl`] turns a chain of BTF types
+//! 2. emission (`emit.rs`): the queued definitions are printed, each preceded by the
+//!    forward declarations it needs; `decl.rs` turns a chain of BTF types
 //!    (pointers, arrays, modifiers, prototypes) into C declarator syntax.
 //!
 //! Names are de-duplicated as libbpf does: the `n`th struct/union/enum with a
