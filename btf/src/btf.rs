@@ -300,8 +300,10 @@ impl Btf {
                         return Err(Error::new("member with zero alignment").with_type(id.0));
                     }
                     max = max.max(a);
-                    // A member off its natural alignment means the struct is packed.
-                    if m.bit_offset(t.kind_flag) % (8 * a) != 0 {
+                    // A (non-bitfield) member off its natural alignment means the
+                    // struct is packed.
+                    if m.bitfield_size(t.kind_flag) == 0 && m.bit_offset(t.kind_flag) % (8 * a) != 0
+                    {
                         return Ok(1);
                     }
                 }
