@@ -69,6 +69,10 @@ pub(crate) struct Dedup {
     struct_shapes: bool,
     /// The equivalence walk's stack, kept between walks.
     eq_stack: Vec<Frame>,
+    /// Without a base: canonical full enums, by record (see `prim_type`).
+    full_enums: IdSet,
+    /// Without a base: how many canonical enum fwds each enum key has.
+    enum_fwds: FastMap<u64, u32>,
 }
 
 /// What the passes read and write most about one type.
@@ -126,6 +130,8 @@ impl Dedup {
             shapes: Vec::new(),
             struct_shapes: false,
             eq_stack: Vec::new(),
+            full_enums: IdSet::default(),
+            enum_fwds: FastMap::default(),
         }
     }
 
@@ -525,6 +531,28 @@ impl Dedup {
             FWD | FLOAT => self.hash_common(id),
             _ => return,
         };
+        let enum_key = |me: &Self| mix64(hc(h, me.shapes.get(id as usize).copied().unwrap_or(0)));
+        if matches!(k, ENUM | ENUM64)
+            && self.start_id == 1
+            && !self.is_enum_fwd(id)
+            && self.enum_fwds.get(&h).copied().unwrap_or(0) == 0
+        {
+            // Fast path for a full enum when no enum fwd shares its key:
+            // libbpf's walk then only looks for an equal candidate, and at
+            // most one canonical enum is equal (a later equal one would have
+            // matched it), so the walk order plays no part.
+            let key = enum_key(self);
+            let new_id = self
+                .full_enums
+                .find(key, |c| self.equal_enum(id, c))
+                .unwrap_or(id);
+            self.set_m(id, new_id);
+            if new_id == id {
+                self.cands.add(h, id);
+                self.add_full_enum(key, id);
+            }
+            return;
+        }
         let mut new_id = id;
         let list = self.cands.take(h);
         let mut i = 0;
@@ -565,7 +593,25 @@ impl Dedup {
         self.set_m(id, new_id);
         if new_id == id {
             self.cands.add(h, id);
+            if matches!(k, ENUM | ENUM64) && self.start_id == 1 {
+                if self.is_enum_fwd(id) {
+                    *self.enum_fwds.entry(h).or_insert(0) += 1;
+                } else {
+                    let key = enum_key(self);
+                    self.add_full_enum(key, id);
+                }
+            }
         }
+    }
+
+    fn add_full_enum(&mut self, key: u64, id: u32) {
+        let mut set = std::mem::take(&mut self.full_enums);
+        let me = &*self;
+        set.insert(key, id, |o| {
+            let h = me.hash_enum(o);
+            mix64(hc(h, me.shapes.get(o as usize).copied().unwrap_or(0)))
+        });
+        self.full_enums = set;
     }
 
     /// Pass 2: structs and unions, by graph equivalence.
