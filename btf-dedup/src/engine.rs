@@ -104,7 +104,9 @@ struct Frame {
 impl Dedup {
     /// Sets up the state: `void`, VAR and DATASEC canonical, the rest unprocessed.
     pub fn new(t: Table, start_id: u32) -> Dedup {
+        use rayon::prelude::*;
         let nodes = (0..t.count())
+            .into_par_iter()
             .map(|id| {
                 let k = t.kind(id);
                 Node {

@@ -299,16 +299,22 @@ fn input_from_raw_file(
     let (mut table, base_strs) = start_input(base, header.type_len as usize / 4)?;
     let first = table.words.len();
     f.seek(SeekFrom::Start(header.type_start())).map_err(io)?;
-    let mut left = header.type_len as usize;
-    let mut buf = vec![0u8; (1 << 20).min(left)];
-    while left > 0 {
-        let n = left.min(buf.len());
-        let chunk = buf.get_mut(..n).unwrap_or(&mut []);
-        f.read_exact(chunk).map_err(io)?;
-        append_words(&mut table.words, chunk, header.big);
-        left -= n;
+    let nwords = header.type_len as usize / 4;
+    table.words.resize(first + nwords, 0);
+    {
+        let dst = table.words.get_mut(first..).unwrap_or(&mut []);
+        // SAFETY: the byte view covers exactly the memory of `dst` (len * 4
+        // bytes of initialized `u32`s, alignment 1 is always satisfied), is
+        // the only live reference to it while it exists, and every byte
+        // pattern is a valid `u32`.
+        let bytes: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len() * 4) };
+        f.read_exact(bytes).map_err(io)?;
+        if header.big != cfg!(target_endian = "big") {
+            use rayon::prelude::*;
+            dst.par_iter_mut().for_each(|w| *w = w.swap_bytes());
+        }
     }
-    drop(buf);
     f.seek(SeekFrom::Start(header.str_start())).map_err(io)?;
     let mut own_strs = vec![0u8; header.str_len as usize];
     f.read_exact(&mut own_strs).map_err(io)?;
