@@ -363,8 +363,9 @@ impl Dedup {
         for i in 0..self.vlen(id) as usize {
             let at = off + 3 + 3 * i;
             h = hc(hc(h, self.t.w(at)), self.t.w(at + 2));
-            h = hc(h, self.shape(self.t.w(at + 1), SHAPE_DEPTH)? as u32);
-            h = hc(h, (self.shape(self.t.w(at + 1), SHAPE_DEPTH)? >> 32) as u32);
+            let m = self.shape(self.t.w(at + 1), SHAPE_DEPTH)?;
+            h = hc(h, m as u32);
+            h = hc(h, (m >> 32) as u32);
         }
         Some(h)
     }

@@ -386,19 +386,40 @@ fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
         header,
     } = input;
     let split = start_id > 1;
+    // BTF_DEDUP_TIMING=1 prints the time of each pass on stderr.
+    let timing = std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1");
+    let mut clock = std::time::Instant::now();
+    let mut lap = |what: &str| {
+        if timing {
+            eprintln!(
+                "btf-dedup: {what}: {:.1} ms",
+                clock.elapsed().as_secs_f64() * 1e3
+            );
+            clock = std::time::Instant::now();
+        }
+    };
     let mut d = engine::Dedup::new(table, start_id);
+    lap("state");
     // libbpf runs prep before the string pass; they touch disjoint data (base
     // types, own strings), and shapes need the deduplicated name offsets.
     let strs = strings::dedup_strings(&mut d.t, start_id, &base_strs, &own_strs, split);
+    lap("strings");
     d.compute_shapes();
     d.prep();
+    lap("shapes, prep");
     d.prim_types()?;
+    lap("primitive types");
     d.struct_types()?;
+    lap("structs and unions");
     d.resolve_fwds()?;
+    lap("standalone fwds");
     d.ref_types()?;
+    lap("reference types");
     let (words, _n) = d.compact_remap()?;
     drop(d);
-    Ok(write_out(&header, &words, &strs))
+    let out = write_out(&header, &words, &strs);
+    lap("compaction, output");
+    Ok(out)
 }
 
 fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {
