@@ -105,22 +105,21 @@ impl Dedup {
     /// Sets up the state: `void`, VAR and DATASEC canonical, the rest unprocessed.
     pub fn new(t: Table, start_id: u32) -> Dedup {
         use rayon::prelude::*;
-        let nodes = (0..t.count())
-            .into_par_iter()
-            .map(|id| {
-                let k = t.kind(id);
-                Node {
-                    off: t.off(id) as u32,
-                    info: t.info(id),
-                    map: if id == 0 || k == VAR || k == DATASEC {
-                        id
-                    } else {
-                        UNPROCESSED
-                    },
-                    hypot: UNPROCESSED,
-                }
-            })
-            .collect();
+        let mut nodes = Vec::with_capacity(t.count() as usize);
+        crate::flat::hint_huge_pages(&mut nodes);
+        nodes.par_extend((0..t.count()).into_par_iter().map(|id| {
+            let k = t.kind(id);
+            Node {
+                off: t.off(id) as u32,
+                info: t.info(id),
+                map: if id == 0 || k == VAR || k == DATASEC {
+                    id
+                } else {
+                    UNPROCESSED
+                },
+                hypot: UNPROCESSED,
+            }
+        }));
         Dedup {
             t,
             start_id,

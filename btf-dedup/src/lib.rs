@@ -206,6 +206,7 @@ fn push_btf(btf: &Btf, table: &mut Table, strs: &mut Vec<u8>) -> Result<()> {
 fn start_input(base: Option<&Btf>, own_words: usize) -> Result<(Table, Vec<u8>)> {
     let mut table = Table::new();
     table.words.reserve(own_words);
+    crate::flat::hint_huge_pages(&mut table.words);
     let mut base_strs = Vec::new();
     if let Some(b) = base {
         push_btf(b, &mut table, &mut base_strs)?;
@@ -361,6 +362,7 @@ pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec
     let mut magic = [0u8; 4];
     let n = (&f).take(4).read(&mut magic).unwrap_or(0);
     let container = n == 4 && (btf::read::file::is_zstd(&magic) || btf::read::elf::is_elf(&magic));
+    let clock = std::time::Instant::now();
     let input = if meta.is_file() && !container {
         use std::io::{Seek, SeekFrom};
         let mut f = f;
@@ -374,6 +376,12 @@ pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec
         input_from_raw(&raw, base)
     }
     .map_err(|e| e.with_file(path))?;
+    if std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1") {
+        eprintln!(
+            "btf-dedup: read and check: {:.1} ms",
+            clock.elapsed().as_secs_f64() * 1e3
+        );
+    }
     run(input, opts).map_err(|e| e.with_file(path))
 }
 
