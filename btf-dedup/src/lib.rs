@@ -450,7 +450,10 @@ fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {
     out.push(h.version);
     out.push(h.flags);
     put32(&mut out, h.hdr_len);
-    put32(&mut out, h.type_off);
+    // libbpf 1.1.2 keeps the input's type_off here although it writes the
+    // types right after the header, which makes an invalid blob when the
+    // input's type_off was not 0; we write the true offset, 0.
+    put32(&mut out, 0);
     put32(&mut out, type_len);
     put32(&mut out, type_len);
     put32(&mut out, strs.len() as u32);
