@@ -37,7 +37,7 @@ fn mutate(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
                 let i = rng.below(d.len());
                 d[i] ^= 1 << rng.below(8);
             }
-            1 | 2 | 3 => {
+            1..=3 => {
                 // A word of the type section (or header) gets an edge value.
                 if words <= hdr {
                     continue;
