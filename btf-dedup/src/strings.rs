@@ -149,7 +149,7 @@ pub(crate) fn dedup_strings(
     }
 
     // 3. Rewrite, each chunk in its own range of words.
-    let Table { words, offs } = t;
+    let Table { words, offs, .. } = t;
     let mut slices: Vec<(&mut [u32], usize, u32, u32)> = Vec::with_capacity(chunks.len());
     let mut rest: &mut [u32] = words.as_mut_slice();
     let mut consumed = 0usize;
