@@ -6,7 +6,7 @@
 //! [`btf::Type`] per record (1.9 million types take 48 MB here, against about
 //! 150 MB as `Vec<Type>`), which matters for the memory budget of large inputs.
 //!
-//! Invariants established by [`Table::push_section`] and relied on everywhere:
+//! Invariants established by [`Table::index_from`] and relied on everywhere:
 //! - `words[0..3]` is a zero record standing for `void` (id 0): name 0,
 //!   info 0 (kind UNKN), size 0, as libbpf's static void type;
 //! - for every id in `1..count()`, the whole record of the type, trailing
