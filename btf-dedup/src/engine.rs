@@ -69,6 +69,10 @@ pub(crate) struct Dedup {
     struct_shapes: bool,
     /// The equivalence walk's stack, kept between walks.
     eq_stack: Vec<Frame>,
+    /// Without a base: canonical full enums, by record (see `prim_type`).
+    full_enums: IdSet,
+    /// Without a base: how many canonical enum fwds each enum key has.
+    enum_fwds: FastMap<u64, u32>,
 }
 
 /// What the passes read and write most about one type.
@@ -100,21 +104,22 @@ struct Frame {
 impl Dedup {
     /// Sets up the state: `void`, VAR and DATASEC canonical, the rest unprocessed.
     pub fn new(t: Table, start_id: u32) -> Dedup {
-        let nodes = (0..t.count())
-            .map(|id| {
-                let k = t.kind(id);
-                Node {
-                    off: t.off(id) as u32,
-                    info: t.info(id),
-                    map: if id == 0 || k == VAR || k == DATASEC {
-                        id
-                    } else {
-                        UNPROCESSED
-                    },
-                    hypot: UNPROCESSED,
-                }
-            })
-            .collect();
+        use rayon::prelude::*;
+        let mut nodes = Vec::with_capacity(t.count() as usize);
+        crate::flat::hint_huge_pages(&mut nodes);
+        nodes.par_extend((0..t.count()).into_par_iter().map(|id| {
+            let k = t.kind(id);
+            Node {
+                off: t.off(id) as u32,
+                info: t.info(id),
+                map: if id == 0 || k == VAR || k == DATASEC {
+                    id
+                } else {
+                    UNPROCESSED
+                },
+                hypot: UNPROCESSED,
+            }
+        }));
         Dedup {
             t,
             start_id,
@@ -126,6 +131,8 @@ impl Dedup {
             shapes: Vec::new(),
             struct_shapes: false,
             eq_stack: Vec::new(),
+            full_enums: IdSet::default(),
+            enum_fwds: FastMap::default(),
         }
     }
 
@@ -355,8 +362,9 @@ impl Dedup {
         for i in 0..self.vlen(id) as usize {
             let at = off + 3 + 3 * i;
             h = hc(hc(h, self.t.w(at)), self.t.w(at + 2));
-            h = hc(h, self.shape(self.t.w(at + 1), SHAPE_DEPTH)? as u32);
-            h = hc(h, (self.shape(self.t.w(at + 1), SHAPE_DEPTH)? >> 32) as u32);
+            let m = self.shape(self.t.w(at + 1), SHAPE_DEPTH)?;
+            h = hc(h, m as u32);
+            h = hc(h, (m >> 32) as u32);
         }
         Some(h)
     }
@@ -525,6 +533,28 @@ impl Dedup {
             FWD | FLOAT => self.hash_common(id),
             _ => return,
         };
+        let enum_key = |me: &Self| mix64(hc(h, me.shapes.get(id as usize).copied().unwrap_or(0)));
+        if matches!(k, ENUM | ENUM64)
+            && self.start_id == 1
+            && !self.is_enum_fwd(id)
+            && self.enum_fwds.get(&h).copied().unwrap_or(0) == 0
+        {
+            // Fast path for a full enum when no enum fwd shares its key:
+            // libbpf's walk then only looks for an equal candidate, and at
+            // most one canonical enum is equal (a later equal one would have
+            // matched it), so the walk order plays no part.
+            let key = enum_key(self);
+            let new_id = self
+                .full_enums
+                .find(key, |c| self.equal_enum(id, c))
+                .unwrap_or(id);
+            self.set_m(id, new_id);
+            if new_id == id {
+                self.cands.add(h, id);
+                self.add_full_enum(key, id);
+            }
+            return;
+        }
         let mut new_id = id;
         let list = self.cands.take(h);
         let mut i = 0;
@@ -565,7 +595,25 @@ impl Dedup {
         self.set_m(id, new_id);
         if new_id == id {
             self.cands.add(h, id);
+            if matches!(k, ENUM | ENUM64) && self.start_id == 1 {
+                if self.is_enum_fwd(id) {
+                    *self.enum_fwds.entry(h).or_insert(0) += 1;
+                } else {
+                    let key = enum_key(self);
+                    self.add_full_enum(key, id);
+                }
+            }
         }
+    }
+
+    fn add_full_enum(&mut self, key: u64, id: u32) {
+        let mut set = std::mem::take(&mut self.full_enums);
+        let me = &*self;
+        set.insert(key, id, |o| {
+            let h = me.hash_enum(o);
+            mix64(hc(h, me.shapes.get(o as usize).copied().unwrap_or(0)))
+        });
+        self.full_enums = set;
     }
 
     /// Pass 2: structs and unions, by graph equivalence.

@@ -6,7 +6,7 @@
 //! [`btf::Type`] per record (1.9 million types take 48 MB here, against about
 //! 150 MB as `Vec<Type>`), which matters for the memory budget of large inputs.
 //!
-//! Invariants established by [`Table::push_section`] and relied on everywhere:
+//! Invariants established by [`Table::index_from`] and relied on everywhere:
 //! - `words[0..3]` is a zero record standing for `void` (id 0): name 0,
 //!   info 0 (kind UNKN), size 0, as libbpf's static void type;
 //! - for every id in `1..count()`, the whole record of the type, trailing
@@ -77,6 +77,10 @@ pub(crate) struct Table {
     pub words: Vec<u32>,
     /// `offs[id]`: word offset of type `id` in `words` (`offs[0] == 0`).
     pub offs: Vec<u32>,
+    /// The largest string offset and type id the records indexed by the last
+    /// [`Table::index_from`] hold: [`Table::check_refs`] only scans again,
+    /// to name the culprit, when one is out of range.
+    max_refs: (u32, u32),
 }
 
 impl Table {
@@ -85,6 +89,7 @@ impl Table {
         Table {
             words: vec![0, 0, 0],
             offs: vec![0],
+            max_refs: (0, 0),
         }
     }
 
@@ -111,8 +116,10 @@ impl Table {
         let sec = self.words.get(first..).unwrap_or(&[]);
         // A record is at least 3 words: this bounds the reservation by the input.
         self.offs.reserve(sec.len() / 3);
+        hint_huge_pages(&mut self.offs);
         let mut p = 0usize;
         let mut n = 0u32;
+        let (mut max_str, mut max_type) = (0u32, 0u32);
         while p < sec.len() {
             n += 1;
             let at = |w: usize| file_off + 4 * w as u64;
@@ -166,9 +173,13 @@ impl Table {
             if abs > u32::MAX as usize - len || self.offs.len() >= MAX_TYPES {
                 return Err(Error::new("too many types"));
             }
+            let (ms, mt) = max_refs(k, rec);
+            max_str = max_str.max(ms);
+            max_type = max_type.max(mt);
             self.offs.push(abs as u32);
             p += len;
         }
+        self.max_refs = (max_str, max_type);
         Ok(())
     }
 
@@ -176,6 +187,9 @@ impl Table {
     /// strings (`str_total` bytes of strings, base included).
     pub fn check_refs(&self, first: u32, str_total: u32) -> Result<()> {
         let total = self.count();
+        if self.max_refs.0 < str_total && self.max_refs.1 < total {
+            return Ok(());
+        }
         let hint = if first == 1 {
             " (split BTF? give its base)"
         } else {
@@ -320,6 +334,82 @@ impl Table {
             _ => {}
         }
     }
+}
+
+/// The largest string offset and type id in one record of kind `k`.
+#[inline]
+fn max_refs(k: u32, rec: &[u32]) -> (u32, u32) {
+    let w = |i: usize| rec.get(i).copied().unwrap_or(0);
+    let mut ms = w(0);
+    let mut mt = 0u32;
+    let vlen = (w(1) & 0xffff) as usize;
+    match k {
+        PTR | TYPEDEF | VOLATILE | CONST | RESTRICT | FUNC | VAR | DECL_TAG | TYPE_TAG => mt = w(2),
+        ARRAY => mt = w(3).max(w(4)),
+        STRUCT | UNION => {
+            for i in 0..vlen {
+                ms = ms.max(w(3 + 3 * i));
+                mt = mt.max(w(4 + 3 * i));
+            }
+        }
+        ENUM => {
+            for i in 0..vlen {
+                ms = ms.max(w(3 + 2 * i));
+            }
+        }
+        ENUM64 => {
+            for i in 0..vlen {
+                ms = ms.max(w(3 + 3 * i));
+            }
+        }
+        FUNC_PROTO => {
+            mt = w(2);
+            for i in 0..vlen {
+                ms = ms.max(w(3 + 2 * i));
+                mt = mt.max(w(4 + 2 * i));
+            }
+        }
+        DATASEC => {
+            for i in 0..vlen {
+                mt = mt.max(w(3 + 3 * i));
+            }
+        }
+        _ => {}
+    }
+    (ms, mt)
+}
+
+/// Asks Linux to back a large vector's memory with huge pages: a hint that
+/// saves most of the page faults of first touching tens of megabytes (the
+/// kernel's "madvise" transparent huge page mode, common on distributions).
+/// Call it after reserving and before writing. No effect elsewhere.
+pub(crate) fn hint_huge_pages<T>(v: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        const MADV_HUGEPAGE: i32 = 14;
+        let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
+        if bytes < (8 << 20) {
+            return;
+        }
+        let start = v.as_mut_ptr() as usize;
+        let lo = (start + 4095) & !4095;
+        let hi = start.saturating_add(bytes) & !4095;
+        if hi > lo {
+            // SAFETY: the range lies inside the vector's own allocation
+            // (rounded inwards to whole pages, as madvise requires), and
+            // MADV_HUGEPAGE only changes how the kernel backs those pages,
+            // never their contents; the return value is ignored because the
+            // call is a hint.
+            unsafe {
+                madvise(lo as *mut std::ffi::c_void, hi - lo, MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// Appends a type section, given as bytes in the given byte order, to

@@ -206,6 +206,7 @@ fn push_btf(btf: &Btf, table: &mut Table, strs: &mut Vec<u8>) -> Result<()> {
 fn start_input(base: Option<&Btf>, own_words: usize) -> Result<(Table, Vec<u8>)> {
     let mut table = Table::new();
     table.words.reserve(own_words);
+    crate::flat::hint_huge_pages(&mut table.words);
     let mut base_strs = Vec::new();
     if let Some(b) = base {
         push_btf(b, &mut table, &mut base_strs)?;
@@ -299,16 +300,22 @@ fn input_from_raw_file(
     let (mut table, base_strs) = start_input(base, header.type_len as usize / 4)?;
     let first = table.words.len();
     f.seek(SeekFrom::Start(header.type_start())).map_err(io)?;
-    let mut left = header.type_len as usize;
-    let mut buf = vec![0u8; (1 << 20).min(left)];
-    while left > 0 {
-        let n = left.min(buf.len());
-        let chunk = buf.get_mut(..n).unwrap_or(&mut []);
-        f.read_exact(chunk).map_err(io)?;
-        append_words(&mut table.words, chunk, header.big);
-        left -= n;
+    let nwords = header.type_len as usize / 4;
+    table.words.resize(first + nwords, 0);
+    {
+        let dst = table.words.get_mut(first..).unwrap_or(&mut []);
+        // SAFETY: the byte view covers exactly the memory of `dst` (len * 4
+        // bytes of initialized `u32`s, alignment 1 is always satisfied), is
+        // the only live reference to it while it exists, and every byte
+        // pattern is a valid `u32`.
+        let bytes: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len() * 4) };
+        f.read_exact(bytes).map_err(io)?;
+        if header.big != cfg!(target_endian = "big") {
+            use rayon::prelude::*;
+            dst.par_iter_mut().for_each(|w| *w = w.swap_bytes());
+        }
     }
-    drop(buf);
     f.seek(SeekFrom::Start(header.str_start())).map_err(io)?;
     let mut own_strs = vec![0u8; header.str_len as usize];
     f.read_exact(&mut own_strs).map_err(io)?;
@@ -355,6 +362,7 @@ pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec
     let mut magic = [0u8; 4];
     let n = (&f).take(4).read(&mut magic).unwrap_or(0);
     let container = n == 4 && (btf::read::file::is_zstd(&magic) || btf::read::elf::is_elf(&magic));
+    let clock = std::time::Instant::now();
     let input = if meta.is_file() && !container {
         use std::io::{Seek, SeekFrom};
         let mut f = f;
@@ -368,6 +376,12 @@ pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec
         input_from_raw(&raw, base)
     }
     .map_err(|e| e.with_file(path))?;
+    if std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1") {
+        eprintln!(
+            "btf-dedup: read and check: {:.1} ms",
+            clock.elapsed().as_secs_f64() * 1e3
+        );
+    }
     run(input, opts).map_err(|e| e.with_file(path))
 }
 
@@ -380,19 +394,40 @@ fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
         header,
     } = input;
     let split = start_id > 1;
+    // BTF_DEDUP_TIMING=1 prints the time of each pass on stderr.
+    let timing = std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1");
+    let mut clock = std::time::Instant::now();
+    let mut lap = |what: &str| {
+        if timing {
+            eprintln!(
+                "btf-dedup: {what}: {:.1} ms",
+                clock.elapsed().as_secs_f64() * 1e3
+            );
+            clock = std::time::Instant::now();
+        }
+    };
     let mut d = engine::Dedup::new(table, start_id);
+    lap("state");
     // libbpf runs prep before the string pass; they touch disjoint data (base
     // types, own strings), and shapes need the deduplicated name offsets.
     let strs = strings::dedup_strings(&mut d.t, start_id, &base_strs, &own_strs, split);
+    lap("strings");
     d.compute_shapes();
     d.prep();
+    lap("shapes, prep");
     d.prim_types()?;
+    lap("primitive types");
     d.struct_types()?;
+    lap("structs and unions");
     d.resolve_fwds()?;
+    lap("standalone fwds");
     d.ref_types()?;
+    lap("reference types");
     let (words, _n) = d.compact_remap()?;
     drop(d);
-    Ok(write_out(&header, &words, &strs))
+    let out = write_out(&header, &words, &strs);
+    lap("compaction, output");
+    Ok(out)
 }
 
 fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {
@@ -415,7 +450,10 @@ fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {
     out.push(h.version);
     out.push(h.flags);
     put32(&mut out, h.hdr_len);
-    put32(&mut out, h.type_off);
+    // libbpf 1.1.2 keeps the input's type_off here although it writes the
+    // types right after the header, which makes an invalid blob when the
+    // input's type_off was not 0; we write the true offset, 0.
+    put32(&mut out, 0);
     put32(&mut out, type_len);
     put32(&mut out, type_len);
     put32(&mut out, strs.len() as u32);

@@ -12,16 +12,15 @@
 //!   distinct string once, in first-use order, after a leading `""` for
 //!   base (non-split) BTF.
 //!
-//! How it is split over threads, with the same result:
-//! 1. (parallel) for every own string offset, the lowest id using it;
-//! 2. (sequential, short) the ids that first use some offset, in id order,
-//!    each walking its offsets in record order: exactly libbpf's first-use
-//!    order restricted to first uses, so offsets are handed out as libbpf
-//!    hands them out (the result for an offset depends only on the offset);
+//! Steps, with the same result as libbpf's single walk (the result for an
+//! offset depends only on the offset):
+//! 1. one walk over the references, with a bitmap of the section, lists the
+//!    distinct own offsets in first-use order;
+//! 2. offsets are handed out in that order (one string hash per distinct
+//!    offset);
 //! 3. (parallel) every reference is rewritten, each chunk of ids owning a
-//!    disjoint range of words.
-
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+//!    disjoint range of words; skipped when every offset keeps its value,
+//!    which is the case for input libbpf or pahole already deduplicated.
 
 use rayon::prelude::*;
 
@@ -90,35 +89,27 @@ pub(crate) fn dedup_strings(
         }
     };
 
-    // 1. The first user of every own offset.
-    let first: Vec<AtomicU32> = (0..own_strs.len()).map(|_| AtomicU32::new(UNSET)).collect();
-    {
-        let t = &*t;
-        chunks.par_iter().for_each(|&(a, b)| {
-            for id in a..b {
-                t.for_each_str_off(id, |_, off| {
-                    if let Some(slot) = own(off).and_then(|r| first.get(r)) {
-                        if slot.load(Relaxed) > id {
-                            slot.fetch_min(id, Relaxed);
-                        }
+    // 1. The distinct own offsets in first-use order: one walk over the
+    // references with a bitmap of the section (small enough for the cache).
+    let mut seen = vec![0u64; own_strs.len().div_ceil(64)];
+    let mut order: Vec<u32> = Vec::new();
+    for id in start_id..n {
+        t.for_each_str_off(id, |_, off| {
+            if let Some(rel) = own(off) {
+                if let Some(w) = seen.get_mut(rel / 64) {
+                    let bit = 1u64 << (rel % 64);
+                    if *w & bit == 0 {
+                        *w |= bit;
+                        order.push(rel as u32);
                     }
-                });
+                }
             }
         });
     }
-    let mut users: Vec<u32> = first
-        .par_iter()
-        .filter_map(|a| {
-            let v = a.load(Relaxed);
-            (v != UNSET).then_some(v)
-        })
-        .collect();
-    users.par_sort_unstable();
-    users.dedup();
+    drop(seen);
 
-    // 2. Offsets handed out in first-use order.
-    let mut fin: Vec<u32> = first.into_iter().map(AtomicU32::into_inner).collect();
-    let mut done = vec![false; own_strs.len()];
+    // 2. Offsets handed out in that order.
+    let mut fin: Vec<u32> = vec![UNSET; own_strs.len()];
     let base_index = if split {
         whole_strings(base_strs, 0)
     } else {
@@ -130,34 +121,35 @@ pub(crate) fn dedup_strings(
         out.push(0);
         set.insert(&[], 0);
     }
-    for &id in &users {
-        t.for_each_str_off(id, |_, off| {
-            let Some(rel) = own(off) else { return };
-            let (Some(f), Some(d)) = (fin.get_mut(rel), done.get_mut(rel)) else {
-                return;
-            };
-            if *d || *f != id {
-                return;
-            }
-            let rest = own_strs.get(rel..).unwrap_or(&[]);
-            let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            let s = rest.get(..len).unwrap_or(&[]);
-            *f = match base_index.get(s) {
-                Some(&b) => b,
-                None => *set.entry(s).or_insert_with(|| {
-                    let o = start + out.len() as u32;
-                    out.extend_from_slice(s);
-                    out.push(0);
-                    o
-                }),
-            };
-            *d = true;
-        });
+    let mut identity = true;
+    for &rel in &order {
+        let rel = rel as usize;
+        let rest = own_strs.get(rel..).unwrap_or(&[]);
+        let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        let s = rest.get(..len).unwrap_or(&[]);
+        let v = match base_index.get(s) {
+            Some(&b) => b,
+            None => *set.entry(s).or_insert_with(|| {
+                let o = start + out.len() as u32;
+                out.extend_from_slice(s);
+                out.push(0);
+                o
+            }),
+        };
+        identity &= v == start + rel as u32;
+        if let Some(f) = fin.get_mut(rel) {
+            *f = v;
+        }
     }
-    drop(done);
+    drop(order);
+    if identity {
+        // Every offset keeps its value (input already deduplicated in
+        // first-use order, as libbpf and pahole write it): nothing to rewrite.
+        return out;
+    }
 
     // 3. Rewrite, each chunk in its own range of words.
-    let Table { words, offs } = t;
+    let Table { words, offs, .. } = t;
     let mut slices: Vec<(&mut [u32], usize, u32, u32)> = Vec::with_capacity(chunks.len());
     let mut rest: &mut [u32] = words.as_mut_slice();
     let mut consumed = 0usize;

@@ -171,3 +171,26 @@ fn mutated_vmlinux_never_panics() {
         assert!(r.is_ok(), "round {round}: dedup panicked");
     }
 }
+
+/// Found by the fuzz target: with a type section not right after the header
+/// (type_off != 0), the output must still be valid BTF (libbpf 1.1.2 keeps
+/// the old type_off and writes an invalid blob).
+#[test]
+fn type_section_after_padding_gives_valid_output() {
+    // [1] INT 'int', [2] PTR -> [1], [3] PTR -> [1] (a duplicate).
+    let words: [u32; 10] = [1, 1 << 24, 4, 32, 0, 2 << 24, 1, 0, 2 << 24, 1];
+    let strs = b"\0int\0";
+    let tl = (words.len() * 4) as u32;
+    let mut v = vec![0x9f, 0xeb, 1, 0];
+    for x in [24u32, 8, tl, 8 + tl, strs.len() as u32] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.extend_from_slice(&[0; 8]);
+    for w in words {
+        v.extend_from_slice(&w.to_le_bytes());
+    }
+    v.extend_from_slice(strs);
+    let out = btf_dedup::dedup_raw(&v, None, &Default::default()).expect("dedups");
+    let b = btf::Btf::parse(&out).expect("output parses");
+    assert_eq!(b.type_count(), 3, "the duplicate PTR is merged");
+}
