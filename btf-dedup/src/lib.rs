@@ -67,114 +67,19 @@ impl Hdr {
     /// Parses the header from `head`, the first bytes of a blob of
     /// `total` bytes (at least the whole header, when the blob has it).
     fn parse(head: &[u8], total: u64) -> Result<Hdr> {
-        let trunc = || {
-            Error::at(
-                0,
-                format!("BTF header truncated: {total} bytes, expected at least 24"),
-            )
-        };
-        let b = |i: usize| head.get(i).copied().ok_or_else(trunc);
-        let big = match [b(0)?, b(1)?] {
-            [0x9f, 0xeb] => false,
-            [0xeb, 0x9f] => true,
-            [x, y] => {
-                return Err(Error::at(
-                    0,
-                    format!(
-                        "bad BTF magic {x:#04x} {y:#04x}, expected 0xeB9F in either byte order"
-                    ),
-                ))
-            }
-        };
-        let (version, flags) = (b(2)?, b(3)?);
-        if version != 1 {
-            return Err(Error::at(
-                2,
-                format!("unsupported BTF version {version}, expected 1"),
-            ));
-        }
-        if flags != 0 {
-            return Err(Error::at(
-                3,
-                format!("unsupported BTF flags {flags:#x}, expected 0"),
-            ));
-        }
-        let word = |i: usize| -> Result<u32> {
-            let w = [b(i)?, b(i + 1)?, b(i + 2)?, b(i + 3)?];
-            Ok(if big {
-                u32::from_be_bytes(w)
-            } else {
-                u32::from_le_bytes(w)
-            })
-        };
-        let hdr_len = word(4)?;
-        if hdr_len < 24 {
-            return Err(Error::at(
-                4,
-                format!("BTF header length {hdr_len}, expected at least 24"),
-            ));
-        }
-        if total < u64::from(hdr_len) {
-            return Err(Error::at(
-                0,
-                format!("BTF header truncated: {total} bytes, header length says {hdr_len}"),
-            ));
-        }
-        let extra = head.get(24..hdr_len as usize).ok_or_else(trunc)?.to_vec();
-        if let Some(pos) = extra.iter().position(|&x| x != 0) {
-            return Err(Error::at(
-                24 + pos as u64,
-                format!(
-                    "BTF header is {hdr_len} bytes with non-zero fields past the 24 known ones"
-                ),
-            ));
-        }
-        let h = Hdr {
-            big,
-            version,
-            flags,
-            hdr_len,
-            type_off: word(8)?,
-            type_len: word(12)?,
-            str_off: word(16)?,
-            str_len: word(20)?,
-            extra,
-        };
-        let body = total - u64::from(hdr_len);
-        let (to, tl, so, sl) = (
-            u64::from(h.type_off),
-            u64::from(h.type_len),
-            u64::from(h.str_off),
-            u64::from(h.str_len),
-        );
-        if to % 4 != 0 {
-            return Err(Error::at(
-                8,
-                format!("type section offset {to} is not 4-byte aligned"),
-            ));
-        }
-        if to + tl > body {
-            return Err(Error::at(
-                12,
-                format!("type section [{to}, {}) runs past the end of the data ({body} bytes after the header)", to + tl),
-            ));
-        }
-        if so + sl > body {
-            return Err(Error::at(
-                20,
-                format!("string section [{so}, {}) runs past the end of the data ({body} bytes after the header)", so + sl),
-            ));
-        }
-        if to < so + sl && so < to + tl {
-            return Err(Error::at(16, "type and string sections overlap"));
-        }
-        if tl % 4 != 0 {
-            return Err(Error::at(
-                12,
-                format!("type section length {tl} is not a multiple of 4"),
-            ));
-        }
-        Ok(h)
+        let h = btf::read::Header::parse_prefix(head, total)?;
+        Ok(Hdr {
+            big: h.endian == Endian::Big,
+            version: h.version,
+            flags: h.flags,
+            hdr_len: h.hdr_len,
+            type_off: h.type_off,
+            type_len: h.type_len,
+            str_off: h.str_off,
+            str_len: h.str_len,
+            // The parser accepts a longer header only when the extra bytes are zero.
+            extra: vec![0; h.hdr_len.saturating_sub(24) as usize],
+        })
     }
 
     fn type_start(&self) -> u64 {

@@ -282,18 +282,8 @@ impl<'a> Out<'a> {
 
     /// Appends `v` in decimal.
     #[inline]
-    pub(crate) fn u64(&mut self, mut v: u64) {
-        let mut tmp = [0u8; 20];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&tmp[i..]);
+    pub(crate) fn u64(&mut self, v: u64) {
+        put_u64(&mut self.buf, v);
     }
 
     /// Appends `v` in decimal, with a `-` when negative.
@@ -321,4 +311,20 @@ impl<'a> Out<'a> {
         self.buf.clear();
         self.w.flush()
     }
+}
+
+/// Appends `v` in decimal to `buf` (no allocation; shared with the C dumper).
+#[inline]
+pub(crate) fn put_u64(buf: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
 }

@@ -216,6 +216,7 @@ impl Builder {
                 encoding,
                 offset: 0,
                 bits: (size * 8).min(255) as u8,
+                unused: 0,
             }),
         ))
     }

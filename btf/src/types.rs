@@ -82,12 +82,18 @@ pub struct Int {
     pub offset: u8,
     /// Number of value bits (8 bits in the record).
     pub bits: u8,
+    /// Bits 8..16 of the record, which no field uses and the kernel ignores;
+    /// kept so that writing gives back the bytes read (0 in practice).
+    pub unused: u8,
 }
 
 impl Int {
-    /// The packed trailing word: `encoding << 24 | offset << 16 | bits`.
+    /// The packed trailing word: `encoding << 24 | offset << 16 | unused << 8 | bits`.
     pub fn raw(&self) -> u32 {
-        (u32::from(self.encoding) << 24) | (u32::from(self.offset) << 16) | u32::from(self.bits)
+        (u32::from(self.encoding) << 24)
+            | (u32::from(self.offset) << 16)
+            | (u32::from(self.unused) << 8)
+            | u32::from(self.bits)
     }
 }
 

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use btf::types::*;
+use btf::{Btf, Builder, TypeData, TypeId};
+
 /// The Debian 6.1 vmlinux with DWARF and the `.BTF` its build made.
 pub const VMLINUX_61: &str = "/usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64";
 /// The Debian 6.1 modules with DWARF and split `.BTF`.
@@ -92,4 +95,53 @@ pub fn run(cmd: &mut Command) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// A small BTF with one type of every kind (1..=19), valid for the kernel's
+/// `BPF_BTF_LOAD`: a fixture for parser, writer and kernel tests.
+pub fn every_kind() -> Btf {
+    let mut b = Builder::new();
+    let int = b.add_int("int", 4, INT_SIGNED);
+    let ptr = b.add_ptr(int);
+    let arr = b.add_array(int, int, 4);
+    let s = b.add_struct("s", 32, &[("a", int, 0), ("p", ptr, 64), ("arr", arr, 128)]);
+    b.add_union("u", 4, &[("x", int, 0)]);
+    b.add_enum("e", 4, true, &[("A", -1), ("B", 2)]);
+    b.add_fwd("f", true);
+    let td = b.add_typedef("td", s);
+    b.add_volatile(td);
+    let c = b.add_const(int);
+    b.add_type(Type::new(TypeData::Restrict(ptr)));
+    let fp = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
+    let f = b.add_func("fn", fp, linkage::GLOBAL as u16);
+    let v = b.add_var("v", int, linkage::GLOBAL);
+    let n = b.add_str(".data");
+    b.add_type(Type::named(
+        n,
+        TypeData::Datasec(Datasec {
+            size: 4,
+            vars: vec![VarSecInfo {
+                ty: v,
+                offset: 0,
+                size: 4,
+            }],
+        }),
+    ));
+    b.add_float("double", 8);
+    b.add_decl_tag("tag", f, -1);
+    let tt = b.add_type_tag("user", int);
+    b.add_ptr(tt);
+    let n = b.add_str("e64");
+    let big = b.add_str("BIG");
+    b.add_type(Type::named(
+        n,
+        TypeData::Enum64(Enum64 {
+            size: 8,
+            values: vec![Enum64Value {
+                name_off: big,
+                val: 1 << 40,
+            }],
+        }),
+    ));
+    b.finish().expect("valid")
 }

@@ -7,8 +7,7 @@
 
 mod verify_common;
 
-use btf::types::*;
-use btf::{Btf, Builder, Endian, TypeData, TypeId};
+use btf::Endian;
 use btfkit_tests::*;
 use verify_common::{kernel_available, kernel_load};
 
@@ -32,60 +31,12 @@ fn load(what: &str, blob: &[u8]) -> bool {
     k.loaded
 }
 
-/// A blob with one type of every kind the kernel accepts in program BTF.
-fn every_kind() -> Btf {
-    let mut b = Builder::new();
-    let int = b.add_int("int", 4, INT_SIGNED);
-    let ptr = b.add_ptr(int);
-    let arr = b.add_array(int, int, 4);
-    let s = b.add_struct("s", 32, &[("a", int, 0), ("p", ptr, 64), ("arr", arr, 128)]);
-    b.add_union("u", 4, &[("x", int, 0)]);
-    b.add_enum("e", 4, true, &[("A", -1), ("B", 2)]);
-    b.add_fwd("f", true);
-    let td = b.add_typedef("td", s);
-    b.add_volatile(td);
-    let c = b.add_const(int);
-    b.add_type(Type::new(TypeData::Restrict(ptr)));
-    let fp = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
-    let f = b.add_func("fn", fp, linkage::GLOBAL as u16);
-    let v = b.add_var("v", int, linkage::GLOBAL);
-    let n = b.add_str(".data");
-    b.add_type(Type::named(
-        n,
-        TypeData::Datasec(Datasec {
-            size: 4,
-            vars: vec![VarSecInfo {
-                ty: v,
-                offset: 0,
-                size: 4,
-            }],
-        }),
-    ));
-    b.add_float("double", 8);
-    b.add_decl_tag("tag", f, -1);
-    let tt = b.add_type_tag("user", int);
-    b.add_ptr(tt);
-    let n = b.add_str("e64");
-    let big = b.add_str("BIG");
-    b.add_type(Type::named(
-        n,
-        TypeData::Enum64(Enum64 {
-            size: 8,
-            values: vec![Enum64Value {
-                name_off: big,
-                val: 1 << 40,
-            }],
-        }),
-    ));
-    b.finish().expect("valid")
-}
-
 #[test]
 fn kernel_loads_what_the_builder_writes() {
     if !kernel_available() {
         return;
     }
-    let btf = every_kind();
+    let btf = btfkit_tests::every_kind();
     let blob = btf.to_bytes();
     let why = btf::verify::verify_raw(&blob, None).err().map(|r| r.log);
     assert!(load("builder, every kind", &blob), "{why:?}");

@@ -504,19 +504,7 @@ fn put_dup_name(buf: &mut Vec<u8>, s: &[u8], dup: u32, truncate: bool) {
     }
 }
 
-fn put_u64(buf: &mut Vec<u8>, mut v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&tmp[i..]);
-}
+use crate::raw::put_u64;
 
 /// Calls `f` on every type with its id, the bases' first (slices, not
 /// lookups by id).

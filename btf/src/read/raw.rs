@@ -67,13 +67,17 @@ impl<'a> Cursor<'a> {
 impl Header {
     /// Reads and checks the header at the start of `data`.
     pub fn parse(data: &[u8]) -> Result<Header> {
+        Header::parse_prefix(data, data.len() as u64)
+    }
+
+    /// Reads and checks the header from `data`, the first bytes of a blob of
+    /// `total` bytes (for readers that stream the rest): `data` must hold the
+    /// whole header when the blob has one.
+    pub fn parse_prefix(data: &[u8], total: u64) -> Result<Header> {
         if data.len() < 8 {
             return Err(Error::at(
                 0,
-                format!(
-                    "BTF header truncated: {} bytes, expected at least 24",
-                    data.len()
-                ),
+                format!("BTF header truncated: {total} bytes, expected at least 24"),
             ));
         }
         let endian = match [data[0], data[1]] {
@@ -110,13 +114,10 @@ impl Header {
                 format!("BTF header length {hdr_len}, expected at least 24"),
             ));
         }
-        if data.len() < hdr_len as usize {
+        if total < u64::from(hdr_len) || data.len() < hdr_len as usize {
             return Err(Error::at(
                 0,
-                format!(
-                    "BTF header truncated: {} bytes, header length says {hdr_len}",
-                    data.len()
-                ),
+                format!("BTF header truncated: {total} bytes, header length says {hdr_len}"),
             ));
         }
         if hdr_len > HEADER_LEN {
@@ -144,7 +145,7 @@ impl Header {
             str_off: word(2),
             str_len: word(3),
         };
-        let body = (data.len() - hdr_len as usize) as u64;
+        let body = total - u64::from(hdr_len);
         let (to, tl, so, sl) = (
             u64::from(h.type_off),
             u64::from(h.type_len),
@@ -290,6 +291,7 @@ fn parse_types(tsec: &[u8], endian: Endian, file_off: usize) -> Result<Vec<Type>
                     encoding: ((v >> 24) & 0x0f) as u8,
                     offset: ((v >> 16) & 0xff) as u8,
                     bits: (v & 0xff) as u8,
+                    unused: ((v >> 8) & 0xff) as u8,
                 })
             }
             Kind::Ptr => TypeData::Ptr(TypeId(sot)),

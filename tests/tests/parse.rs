@@ -3,56 +3,10 @@
 
 use std::sync::Arc;
 
-use btf::types::*;
-use btf::{Btf, Builder, Endian, Kind, NameIndex, TypeData, TypeId};
+use btf::{Btf, Builder, Endian, Kind, NameIndex, TypeId};
 
-/// A small BTF with one type of every kind.
 fn sample() -> Btf {
-    let mut b = Builder::new();
-    let int = b.add_int("int", 4, INT_SIGNED);
-    let ptr = b.add_ptr(int);
-    let arr = b.add_array(int, int, 4);
-    let s = b.add_struct("s", 24, &[("a", int, 0), ("p", ptr, 64), ("arr", arr, 128)]);
-    let u = b.add_union("u", 4, &[("x", int, 0)]);
-    let e = b.add_enum("e", 4, true, &[("A", -1), ("B", 2)]);
-    b.add_fwd("f", true);
-    let td = b.add_typedef("td", s);
-    b.add_volatile(td);
-    let c = b.add_const(u);
-    b.add_type(Type::new(TypeData::Restrict(ptr)));
-    let fp = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
-    let f = b.add_func("fn", fp, linkage::GLOBAL as u16);
-    let v = b.add_var("v", int, linkage::GLOBAL);
-    let n = b.add_str(".data");
-    b.add_type(Type::named(
-        n,
-        TypeData::Datasec(Datasec {
-            size: 4,
-            vars: vec![VarSecInfo {
-                ty: v,
-                offset: 0,
-                size: 4,
-            }],
-        }),
-    ));
-    b.add_float("double", 8);
-    b.add_decl_tag("tag", f, -1);
-    b.add_type_tag("user", int);
-    let n = b.add_str("e64");
-    let mut t = Type::named(
-        n,
-        TypeData::Enum64(Enum64 {
-            size: 8,
-            values: vec![Enum64Value {
-                name_off: b.add_str("BIG"),
-                val: 1 << 40,
-            }],
-        }),
-    );
-    t.kind_flag = false;
-    b.add_type(t);
-    let _ = e;
-    b.finish().unwrap()
+    btfkit_tests::every_kind()
 }
 
 #[test]
@@ -108,7 +62,7 @@ fn sizes_and_alignment() {
     let btf = sample();
     let idx = NameIndex::new(&btf);
     let s = idx.find("s", Kind::Struct).unwrap();
-    assert_eq!(btf.resolve_size(s, 8).unwrap(), 24);
+    assert_eq!(btf.resolve_size(s, 8).unwrap(), 32);
     assert_eq!(btf.align_of(s, 8).unwrap(), 8);
     let td = idx.find("td", Kind::Typedef).unwrap();
     assert_eq!(btf.skip_mods(td, true), s);
