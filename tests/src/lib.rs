@@ -145,3 +145,28 @@ pub fn every_kind() -> Btf {
     ));
     b.finish().expect("valid")
 }
+
+/// A small deterministic generator (xorshift64*) for mutation tests: the same
+/// seed gives the same sequence on every machine.
+pub struct Rng(pub u64);
+
+#[allow(clippy::should_implement_trait)]
+impl Rng {
+    /// A generator from any seed (mixed, and never the all-zero state).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

@@ -758,20 +758,7 @@ fn unusual_btf_matches_bpftool() {
     }
 }
 
-/// Small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use btfkit_tests::Rng;
 
 /// The raw blobs mutated by the corruption test: every suite object's
 /// `.BTF`, and a blob with every kind.
