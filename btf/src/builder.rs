@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{StrOff, TypeId};
 use crate::types::*;
 
@@ -362,23 +362,8 @@ impl Builder {
             self.strings.into_bytes(),
             self.types,
         )?;
-        // Round-trip through the parser's checks to hand out only valid BTF.
-        let total = btf.type_count();
-        for (id, t) in btf.own_types() {
-            let mut bad = None;
-            t.for_each_type_id(|r| {
-                if r.0 >= total {
-                    bad = Some(r);
-                }
-            });
-            if let Some(r) = bad {
-                return Err(Error::new(format!(
-                    "refers to type id {} but there are only {total} types",
-                    r.0
-                ))
-                .with_type(id.0));
-            }
-        }
+        // The parser's range checks: hand out only BTF that would parse again.
+        crate::read::raw::check_refs(&btf, "")?;
         Ok(btf)
     }
 }

@@ -219,7 +219,12 @@ pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
         strings.to_vec(),
         types,
     )?;
-    check_refs(&btf, data, type_start)?;
+    let split_hint = if btf.base().is_none() {
+        " (split BTF? pass its base)"
+    } else {
+        ""
+    };
+    check_refs(&btf, split_hint)?;
     Ok(btf)
 }
 
@@ -427,33 +432,27 @@ fn parse_types(tsec: &[u8], endian: Endian, file_off: usize) -> Result<Vec<Type>
     Ok(types)
 }
 
-/// Checks that every string offset and type id the types hold is in range.
-fn check_refs(btf: &Btf, _data: &[u8], _type_start: usize) -> Result<()> {
+/// Checks that every string offset and type id the own types hold is in
+/// range (the parser's last invariant; the builder checks its result with it
+/// too). `hint` ends each message.
+pub(crate) fn check_refs(btf: &Btf, hint: &str) -> Result<()> {
     let total = btf.type_count();
     let str_total = btf.str_len_total();
-    let split_hint = if btf.base().is_none() {
-        " (split BTF? pass its base)"
-    } else {
-        ""
-    };
     for (id, t) in btf.own_types() {
         let mut err = None;
         t.for_each_str_off(|s| {
             if err.is_none() && s.0 >= str_total {
                 err = Some(Error::new(format!(
-                    "{} name offset {} is past the string section ({str_total} bytes){split_hint}",
+                    "{} name offset {} is past the string section ({str_total} bytes){hint}",
                     t.kind().name(),
                     s.0
                 )));
             }
         });
-        if t.kind() == Kind::DeclTag || t.kind() == Kind::Var || t.kind() == Kind::Datasec {
-            // names checked above like any other
-        }
         t.for_each_type_id(|r| {
             if err.is_none() && r.0 >= total {
                 err = Some(Error::new(format!(
-                    "{} refers to type id {} but there are only {} types{split_hint}",
+                    "{} refers to type id {} but there are only {} types{hint}",
                     t.kind().name(),
                     r.0,
                     total
