@@ -96,7 +96,7 @@ enum Step {
 struct Frame {
     cand: u32,
     canon: u32,
-    kind: u32,
+    kind: u8,
     next: u32,
     count: u32,
 }
@@ -176,13 +176,13 @@ impl Dedup {
     }
 
     #[inline]
-    fn kind(&self, id: u32) -> u32 {
-        (self.info(id) >> 24) & 0x1f
+    fn kind(&self, id: u32) -> u8 {
+        btf::format::info_kind(self.info(id))
     }
 
     #[inline]
     fn vlen(&self, id: u32) -> u32 {
-        self.info(id) & 0xffff
+        btf::format::info_vlen(self.info(id))
     }
 
     #[inline]
@@ -372,8 +372,8 @@ impl Dedup {
     fn shape(&self, id: u32, d: u32) -> Option<u64> {
         let off = self.off(id);
         let (name, info, sot) = (self.t.w(off), self.t.w(off + 1), self.t.w(off + 2));
-        let k = (info >> 24) & 0x1f;
-        let su = |k: u32| hc(u64::from(1000 + k), name);
+        let k = btf::format::info_kind(info);
+        let su = |k: u8| hc(1000 + u64::from(k), name);
         Some(match k {
             0 if id == 0 => 7,
             STRUCT | UNION => su(k),
@@ -1096,7 +1096,7 @@ impl Dedup {
         }
     }
 
-    fn ref_equal(&self, k: u32, a: u32, b: u32) -> bool {
+    fn ref_equal(&self, k: u8, a: u32, b: u32) -> bool {
         match k {
             DECL_TAG => self.equal_int_tag(a, b),
             ARRAY => self.equal_array(a, b),

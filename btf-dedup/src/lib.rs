@@ -25,6 +25,7 @@ mod strings;
 
 use std::path::Path;
 
+use btf::format::Header;
 use btf::{Btf, Endian, Error, Result};
 
 use crate::flat::{append_words, Table};
@@ -48,48 +49,8 @@ struct Input {
     header: Hdr,
 }
 
-/// A raw BTF header, checked as the `btf` crate's parser checks it.
-#[derive(Clone, Debug)]
-struct Hdr {
-    big: bool,
-    version: u8,
-    flags: u8,
-    hdr_len: u32,
-    type_off: u32,
-    type_len: u32,
-    str_off: u32,
-    str_len: u32,
-    /// Header bytes past the 24 known ones (all zero).
-    extra: Vec<u8>,
-}
-
-impl Hdr {
-    /// Parses the header from `head`, the first bytes of a blob of
-    /// `total` bytes (at least the whole header, when the blob has it).
-    fn parse(head: &[u8], total: u64) -> Result<Hdr> {
-        let h = btf::read::Header::parse_prefix(head, total)?;
-        Ok(Hdr {
-            big: h.endian == Endian::Big,
-            version: h.version,
-            flags: h.flags,
-            hdr_len: h.hdr_len,
-            type_off: h.type_off,
-            type_len: h.type_len,
-            str_off: h.str_off,
-            str_len: h.str_len,
-            // The parser accepts a longer header only when the extra bytes are zero.
-            extra: vec![0; h.hdr_len.saturating_sub(24) as usize],
-        })
-    }
-
-    fn type_start(&self) -> u64 {
-        u64::from(self.hdr_len) + u64::from(self.type_off)
-    }
-
-    fn str_start(&self) -> u64 {
-        u64::from(self.hdr_len) + u64::from(self.str_off)
-    }
-}
+/// The input's header, checked by the core's [`Header::parse_prefix`].
+type Hdr = Header;
 
 /// Appends the types and strings of `btf` (its base's first) to `table` and `strs`.
 fn push_btf(btf: &Btf, table: &mut Table, strs: &mut Vec<u8>) -> Result<()> {
@@ -158,7 +119,7 @@ fn finish_input(
 }
 
 fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
-    let header = Hdr::parse(data, data.len() as u64)?;
+    let header = Header::parse(data)?;
     let ts = header.type_start() as usize;
     let tsec = data
         .get(ts..ts + header.type_len as usize)
@@ -170,7 +131,7 @@ fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
         .to_vec();
     let (mut table, base_strs) = start_input(base, tsec.len() / 4)?;
     let first = table.words.len();
-    append_words(&mut table.words, tsec, header.big);
+    append_words(&mut table.words, tsec, header.endian == Endian::Big);
     finish_input(table, first, base_strs, own_strs, header, base.is_some())
 }
 
@@ -201,7 +162,7 @@ fn input_from_raw_file(
         f.read_exact(&mut more).map_err(io)?;
         head.extend_from_slice(&more);
     }
-    let header = Hdr::parse(&head, total)?;
+    let header = Header::parse_prefix(&head, total)?;
     let (mut table, base_strs) = start_input(base, header.type_len as usize / 4)?;
     let first = table.words.len();
     f.seek(SeekFrom::Start(header.type_start())).map_err(io)?;
@@ -216,7 +177,7 @@ fn input_from_raw_file(
         let bytes: &mut [u8] =
             unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len() * 4) };
         f.read_exact(bytes).map_err(io)?;
-        if header.big != cfg!(target_endian = "big") {
+        if header.endian != Endian::native() {
             use rayon::prelude::*;
             dst.par_iter_mut().for_each(|w| *w = w.swap_bytes());
         }
@@ -336,36 +297,28 @@ fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
 }
 
 fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {
-    let big = h.big;
-    let extra = &h.extra;
     let type_len = (words.len() * 4) as u32;
     let mut out = Vec::with_capacity(h.hdr_len as usize + 4 * words.len() + strs.len());
-    let put32 = |out: &mut Vec<u8>, v: u32| {
-        if big {
-            out.extend_from_slice(&v.to_be_bytes())
-        } else {
-            out.extend_from_slice(&v.to_le_bytes())
-        }
-    };
-    if big {
-        out.extend_from_slice(&0xeb9fu16.to_be_bytes());
-    } else {
-        out.extend_from_slice(&0xeb9fu16.to_le_bytes());
-    }
-    out.push(h.version);
-    out.push(h.flags);
-    put32(&mut out, h.hdr_len);
     // libbpf 1.1.2 keeps the input's type_off here although it writes the
     // types right after the header, which makes an invalid blob when the
-    // input's type_off was not 0; we write the true offset, 0.
-    put32(&mut out, 0);
-    put32(&mut out, type_len);
-    put32(&mut out, type_len);
-    put32(&mut out, strs.len() as u32);
-    out.extend_from_slice(extra);
-    for &w in words {
-        put32(&mut out, w);
+    // input's type_off was not 0; we write the true offset, 0. The header
+    // length, version and flags are the input's, as in libbpf.
+    Header {
+        type_off: 0,
+        type_len,
+        str_off: type_len,
+        str_len: strs.len() as u32,
+        ..*h
     }
+    .write(&mut out);
+    let big = h.endian == Endian::Big;
+    out.extend(words.iter().flat_map(|&w| {
+        if big {
+            w.to_be_bytes()
+        } else {
+            w.to_le_bytes()
+        }
+    }));
     out.extend_from_slice(strs);
     out
 }

@@ -43,21 +43,13 @@ fn whole_strings(section: &[u8], start: u32) -> FastMap<&[u8], u32> {
     map
 }
 
-/// Calls `f` on each string slot of one record, in libbpf's order.
+/// Calls `f` on each string slot of one record, in libbpf's order
+/// ([`btf::format::str_slots`]).
 #[inline]
 fn str_slots_mut(rec: &mut [u32], mut f: impl FnMut(&mut u32)) {
     let info = rec.get(1).copied().unwrap_or(0);
-    let vlen = (info & 0xffff) as usize;
-    if let Some(x) = rec.first_mut() {
-        f(x);
-    }
-    let step = match (info >> 24) & 0x1f {
-        4 | 5 | 19 => 3, // STRUCT, UNION, ENUM64
-        6 | 13 => 2,     // ENUM, FUNC_PROTO
-        _ => return,
-    };
-    for i in 0..vlen {
-        if let Some(x) = rec.get_mut(3 + step * i) {
+    for i in btf::format::str_slots(info) {
+        if let Some(x) = rec.get_mut(i) {
             f(x);
         }
     }
@@ -176,7 +168,8 @@ pub(crate) fn dedup_strings(
                 .map_or(0, |&o| o as usize)
                 .saturating_sub(lo);
             let info = words.get(p + 1).copied().unwrap_or(0);
-            let len = record_words((info >> 24) & 0x1f, info & 0xffff).unwrap_or(3);
+            let len = record_words(btf::format::info_kind(info), btf::format::info_vlen(info))
+                .unwrap_or(3);
             let Some(rec) = words.get_mut(p..p + len) else {
                 continue;
             };

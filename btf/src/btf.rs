@@ -1,8 +1,10 @@
 //! [`Btf`]: a parsed type graph with its string table, possibly split on a base.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::format::MAX_RESOLVE_DEPTH;
 use crate::ids::{StrOff, TypeId};
 use crate::kind::Kind;
 use crate::types::{Type, TypeData};
@@ -69,21 +71,6 @@ impl Btf {
             strings,
             types,
         })
-    }
-
-    /// Parses raw BTF (see [`crate::read::raw::parse`]).
-    pub fn parse(data: &[u8]) -> Result<Btf> {
-        crate::read::raw::parse(data, None)
-    }
-
-    /// Parses raw split BTF on `base`.
-    pub fn parse_split(data: &[u8], base: Arc<Btf>) -> Result<Btf> {
-        crate::read::raw::parse(data, Some(base))
-    }
-
-    /// Writes this BTF (its own part, for split BTF) as a raw blob in its byte order.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        crate::write::to_bytes(self, self.endian)
     }
 
     /// The byte order the blob was read in (and is written in).
@@ -271,54 +258,108 @@ impl Btf {
 
     /// The natural alignment of a type, as libbpf's `btf__align_of` computes it
     /// (packed structs align to 1). `ptr_size` is the pointer size.
+    ///
+    /// Invariants: each struct or union is computed once per call (memoized),
+    /// so the cost is linear in the types reached, however they share
+    /// members; the walk keeps its own stack, so nesting depth costs no call
+    /// stack; a struct reached again while it is being computed is a loop
+    /// (an error), and a chain of modifiers, typedefs and arrays longer than
+    /// [`MAX_RESOLVE_DEPTH`] is one too.
     pub fn align_of(&self, id: TypeId, ptr_size: u32) -> Result<u32> {
-        self.align_of_depth(id, ptr_size, 0)
-    }
-
-    fn align_of_depth(&self, id: TypeId, ptr_size: u32, depth: u32) -> Result<u32> {
-        if depth > MAX_RESOLVE_DEPTH {
-            return Err(Error::new("type chain too deep or looping").with_type(id.0));
+        /// A struct or union being computed: its next member and the largest
+        /// member alignment so far.
+        struct Frame<'t> {
+            id: TypeId,
+            kind_flag: bool,
+            comp: &'t crate::types::Composite,
+            next: usize,
+            max: u32,
         }
-        let t = self.get(id)?;
-        Ok(match &t.data {
-            TypeData::Int(i) => i.size.min(ptr_size.max(1)),
-            TypeData::Enum(e) => e.size.min(ptr_size.max(1)),
-            TypeData::Enum64(e) => e.size.min(ptr_size.max(1)),
-            TypeData::Float(f) => f.size.min(ptr_size.max(1)),
-            TypeData::Ptr(_) => ptr_size,
-            TypeData::Typedef(t)
-            | TypeData::Const(t)
-            | TypeData::Volatile(t)
-            | TypeData::Restrict(t)
-            | TypeData::TypeTag(t) => self.align_of_depth(*t, ptr_size, depth + 1)?,
-            TypeData::Array(a) => self.align_of_depth(a.elem, ptr_size, depth + 1)?,
-            TypeData::Struct(c) | TypeData::Union(c) => {
-                let mut max = 1;
-                for m in &c.members {
-                    let a = self.align_of_depth(m.ty, ptr_size, depth + 1)?;
+        // None: in progress.
+        let mut memo: HashMap<TypeId, Option<u32>> = HashMap::new();
+        let mut stack: Vec<Frame<'_>> = Vec::new();
+        let mut cur = id;
+        loop {
+            // Descend from `cur` to a known alignment or a new composite.
+            let mut known = None;
+            let mut steps = 0;
+            while known.is_none() {
+                if let Some(done) = memo.get(&cur) {
+                    known = Some(done.ok_or_else(|| {
+                        Error::new("type refers to itself through its members").with_type(cur.0)
+                    })?);
+                    break;
+                }
+                steps += 1;
+                if steps > MAX_RESOLVE_DEPTH {
+                    return Err(Error::new("type chain too deep or looping").with_type(cur.0));
+                }
+                let t = self.get(cur)?;
+                match &t.data {
+                    TypeData::Int(crate::types::Int { size, .. })
+                    | TypeData::Enum(crate::types::Enum { size, .. })
+                    | TypeData::Enum64(crate::types::Enum64 { size, .. })
+                    | TypeData::Float(crate::types::Float { size }) => {
+                        known = Some((*size).min(ptr_size.max(1)))
+                    }
+                    TypeData::Ptr(_) => known = Some(ptr_size),
+                    TypeData::Typedef(t)
+                    | TypeData::Const(t)
+                    | TypeData::Volatile(t)
+                    | TypeData::Restrict(t)
+                    | TypeData::TypeTag(t) => cur = *t,
+                    TypeData::Array(a) => cur = a.elem,
+                    TypeData::Struct(c) | TypeData::Union(c) => {
+                        memo.insert(cur, None);
+                        stack.push(Frame {
+                            id: cur,
+                            kind_flag: t.kind_flag,
+                            comp: c,
+                            next: 0,
+                            max: 1,
+                        });
+                        break;
+                    }
+                    _ => {
+                        return Err(Error::new(format!("{} has no alignment", t.kind().name()))
+                            .with_type(cur.0))
+                    }
+                }
+            }
+            // Hand alignments up the stack until a frame needs another member.
+            let mut val = known;
+            loop {
+                let Some(f) = stack.last_mut() else {
+                    // The walk started at a leaf or finished its outermost struct.
+                    return val.ok_or_else(|| Error::new("no alignment").with_type(id.0));
+                };
+                let mut packed = false;
+                if let (Some(a), Some(m)) = (val.take(), f.comp.members.get(f.next)) {
                     if a == 0 {
-                        return Err(Error::new("member with zero alignment").with_type(id.0));
+                        return Err(Error::new("member with zero alignment").with_type(f.id.0));
                     }
-                    max = max.max(a);
-                    // A (non-bitfield) member off its natural alignment means the
-                    // struct is packed.
-                    if m.bitfield_size(t.kind_flag) == 0 && m.bit_offset(t.kind_flag) % (8 * a) != 0
-                    {
-                        return Ok(1);
-                    }
+                    f.max = f.max.max(a);
+                    // A (non-bitfield) member off its natural alignment means
+                    // the struct is packed.
+                    packed = m.bitfield_size(f.kind_flag) == 0
+                        && m.bit_offset(f.kind_flag) % (8 * a) != 0;
+                    f.next += 1;
+                }
+                if let Some(m) = f.comp.members.get(f.next).filter(|_| !packed) {
+                    cur = m.ty;
+                    break;
                 }
                 // So does a size that is not a multiple of the alignment.
-                if c.size % max != 0 {
-                    return Ok(1);
-                }
-                max
+                let a = if packed || f.comp.size % f.max != 0 {
+                    1
+                } else {
+                    f.max
+                };
+                memo.insert(f.id, Some(a));
+                stack.pop();
+                val = Some(a);
             }
-            _ => {
-                return Err(
-                    Error::new(format!("{} has no alignment", t.kind().name())).with_type(id.0)
-                )
-            }
-        })
+        }
     }
 
     /// Whether the type is of this kind.
@@ -336,10 +377,6 @@ impl Btf {
         (self.endian, self.base, self.strings, self.types)
     }
 }
-
-/// How many links [`Btf::skip_mods`] and [`Btf::resolve_size`] follow before
-/// deciding a chain loops (libbpf's `MAX_RESOLVE_DEPTH`).
-pub const MAX_RESOLVE_DEPTH: u32 = 32;
 
 #[inline]
 fn memchr0(s: &[u8]) -> Option<usize> {

@@ -35,6 +35,7 @@
 mod btf;
 pub mod builder;
 pub mod error;
+pub mod format;
 pub mod ids;
 pub mod index;
 pub mod kind;
@@ -43,9 +44,10 @@ pub mod types;
 pub mod verify;
 pub mod write;
 
-pub use crate::btf::{Btf, Endian, MAX_RESOLVE_DEPTH};
+pub use crate::btf::{Btf, Endian};
 pub use crate::builder::{Builder, StringTable};
 pub use crate::error::{Error, Result};
+pub use crate::format::MAX_RESOLVE_DEPTH;
 pub use crate::ids::{StrOff, TypeId};
 pub use crate::index::NameIndex;
 pub use crate::kind::Kind;

@@ -336,7 +336,7 @@ impl Type {
 
     /// The packed `info` word: `kind_flag << 31 | kind << 24 | vlen`.
     pub fn info(&self) -> u32 {
-        (u32::from(self.kind_flag) << 31) | (u32::from(self.kind().as_u8()) << 24) | self.vlen()
+        crate::format::make_info(self.kind(), self.vlen(), self.kind_flag)
     }
 
     /// The third word of the record: a size for sized kinds, else a type id (0 for FWD).
@@ -481,16 +481,7 @@ impl Type {
 
     /// The size of this type's record in the type section, in bytes.
     pub fn record_size(&self) -> usize {
-        12 + match &self.data {
-            TypeData::Int(_) | TypeData::Var(_) | TypeData::DeclTag(_) => 4,
-            TypeData::Array(_) => 12,
-            TypeData::Struct(c) | TypeData::Union(c) => 12 * c.members.len(),
-            TypeData::Enum(e) => 8 * e.values.len(),
-            TypeData::Enum64(e) => 12 * e.values.len(),
-            TypeData::FuncProto(p) => 8 * p.params.len(),
-            TypeData::Datasec(d) => 12 * d.vars.len(),
-            _ => 0,
-        }
+        4 * (crate::format::HEAD_WORDS + self.kind().trailing_words(self.vlen()))
     }
 
     /// The composite's members, for STRUCT and UNION.

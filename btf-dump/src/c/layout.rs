@@ -12,7 +12,7 @@ use btf::TypeData;
 use super::Dumper;
 
 /// libbpf's `MAX_RESOLVE_DEPTH`.
-const MAX_RESOLVE_DEPTH: u32 = 32;
+use btf::MAX_RESOLVE_DEPTH;
 
 const IN_PROGRESS: i8 = -2;
 

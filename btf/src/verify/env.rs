@@ -16,6 +16,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::btf::Btf;
+use crate::format;
 use crate::ids::StrOff;
 
 use super::Rules;
@@ -27,34 +28,20 @@ pub(crate) const BTF_MAX_NAME_OFFSET: u32 = 0x00ff_ffff;
 /// `BTF_MAX_SIZE`: the largest blob `BPF_BTF_LOAD` takes.
 pub(crate) const BTF_MAX_SIZE: usize = 16 * 1024 * 1024;
 /// The kernel's `MAX_RESOLVE_DEPTH` (resolve stack size and chain limits).
-pub(crate) const MAX_RESOLVE_DEPTH: u32 = 32;
+pub(crate) use crate::format::MAX_RESOLVE_DEPTH;
 /// `KSYM_NAME_LEN`: the identifier length limit.
 pub(crate) const KSYM_NAME_LEN: usize = 512;
 /// One `vscnprintf` into the kernel's temporary log buffer keeps at most this many bytes.
 const TMP_LOG_MAX: usize = 1023;
 
-// Kind numbers.
-pub(crate) const K_UNKN: u8 = 0;
-pub(crate) const K_INT: u8 = 1;
-pub(crate) const K_PTR: u8 = 2;
-pub(crate) const K_ARRAY: u8 = 3;
-pub(crate) const K_STRUCT: u8 = 4;
-pub(crate) const K_UNION: u8 = 5;
-pub(crate) const K_ENUM: u8 = 6;
-pub(crate) const K_FWD: u8 = 7;
-pub(crate) const K_TYPEDEF: u8 = 8;
-pub(crate) const K_VOLATILE: u8 = 9;
-pub(crate) const K_CONST: u8 = 10;
-pub(crate) const K_RESTRICT: u8 = 11;
-pub(crate) const K_FUNC: u8 = 12;
-pub(crate) const K_FUNC_PROTO: u8 = 13;
-pub(crate) const K_VAR: u8 = 14;
-pub(crate) const K_DATASEC: u8 = 15;
-pub(crate) const K_FLOAT: u8 = 16;
-pub(crate) const K_DECL_TAG: u8 = 17;
-pub(crate) const K_TYPE_TAG: u8 = 18;
-pub(crate) const K_ENUM64: u8 = 19;
-pub(crate) const K_MAX: u8 = 19;
+// Kind numbers, from the one kind table.
+pub(crate) use crate::kind::num::{
+    ARRAY as K_ARRAY, CONST as K_CONST, DATASEC as K_DATASEC, DECL_TAG as K_DECL_TAG,
+    ENUM as K_ENUM, ENUM64 as K_ENUM64, FLOAT as K_FLOAT, FUNC as K_FUNC,
+    FUNC_PROTO as K_FUNC_PROTO, FWD as K_FWD, INT as K_INT, MAX as K_MAX, PTR as K_PTR,
+    RESTRICT as K_RESTRICT, STRUCT as K_STRUCT, TYPEDEF as K_TYPEDEF, TYPE_TAG as K_TYPE_TAG,
+    UNION as K_UNION, UNKN as K_UNKN, VAR as K_VAR, VOLATILE as K_VOLATILE,
+};
 
 /// Error numbers the kernel returns (positive).
 pub(crate) const EINVAL: i32 = 22;
@@ -89,15 +76,22 @@ impl Rec {
     };
     #[inline]
     pub fn kind(&self) -> u8 {
-        ((self.info >> 24) & 0x1f) as u8
+        format::info_kind(self.info)
     }
     #[inline]
     pub fn vlen(&self) -> u32 {
-        self.info & 0xffff
+        format::info_vlen(self.info)
     }
     #[inline]
     pub fn kflag(&self) -> bool {
-        self.info >> 31 != 0
+        format::info_kflag(self.info)
+    }
+    /// Bytes of trailing data a record of this kind and `vlen` has (the
+    /// format's record size less the common part; 0 for unknown kinds).
+    #[inline]
+    pub fn trailing_bytes(&self) -> u32 {
+        let words = format::record_words(self.kind(), self.vlen()).unwrap_or(format::HEAD_WORDS);
+        4 * (words - format::HEAD_WORDS) as u32
     }
     #[inline]
     pub fn is_void(&self) -> bool {
@@ -108,7 +102,9 @@ impl Rec {
     pub fn extra(&self) -> usize {
         self.off as usize + 12
     }
-    pub fn is_modifier(&self) -> bool {
+    /// The kernel's `btf_type_is_modifier`, which counts TYPEDEF too
+    /// ([`crate::Kind::is_modifier_or_typedef`]).
+    pub fn is_modifier_or_typedef(&self) -> bool {
         !self.is_void()
             && matches!(
                 self.kind(),
@@ -132,7 +128,7 @@ impl Rec {
     /// `btf_type_needs_resolve`.
     pub fn needs_resolve(&self) -> bool {
         !self.is_void()
-            && (self.is_modifier()
+            && (self.is_modifier_or_typedef()
                 || matches!(
                     self.kind(),
                     K_PTR | K_STRUCT | K_UNION | K_ARRAY | K_VAR | K_FUNC | K_DECL_TAG | K_DATASEC
@@ -331,13 +327,14 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// A native-endian word of the blob; 0 out of range (never after check_meta).
+    /// A native-endian word of the blob at byte offset `off` (any
+    /// alignment: the kernel allows an odd header length); 0 out of range
+    /// (never after check_meta).
     #[inline]
     pub fn w(&self, off: usize) -> u32 {
-        match off.checked_add(4).and_then(|e| self.data.get(off..e)) {
-            Some(b) => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
-            None => 0,
-        }
+        format::ByteWords::new(self.data, crate::Endian::native())
+            .u32_at(off)
+            .unwrap_or(0)
     }
 
     /// Reads the record at `off`.

@@ -106,7 +106,7 @@ impl Env<'_> {
     fn skip_modifiers(&self, mut id: u32) -> (u32, Option<Rec>) {
         for _ in 0..=MAX_RESOLVE_DEPTH * 2 {
             match self.ty(id) {
-                Some(t) if t.is_modifier() => id = t.st,
+                Some(t) if t.is_modifier_or_typedef() => id = t.st,
                 other => return (id, other),
             }
         }

@@ -28,7 +28,9 @@ impl Env<'_> {
         let mut raw = [0u8; 24];
         let copy = (hdr_len as usize).min(24);
         raw[..copy].copy_from_slice(&self.data[..copy]);
-        let word = |o: usize| u32::from_ne_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]);
+        // The kernel reads its own byte order only.
+        let words = crate::format::ByteWords::new(&raw, crate::Endian::native());
+        let word = |o: usize| words.u32_at(o).unwrap_or(0);
         self.hdr = Hdr {
             magic: u16::from_ne_bytes([raw[0], raw[1]]),
             version: raw[2],
@@ -46,11 +48,11 @@ impl Env<'_> {
                 h.magic, h.version, h.flags, h.hdr_len, h.type_off, h.type_len, h.str_off, h.str_len, size
             ));
         }
-        if h.magic != 0xeb9f {
+        if h.magic != crate::format::MAGIC {
             self.log_plain(format_args!("{}", m::INVALID_MAGIC));
             return Err(EINVAL);
         }
-        if h.version != 1 {
+        if h.version != crate::format::VERSION {
             self.log_plain(format_args!("{}", m::UNSUPPORTED_VERSION));
             return Err(ENOTSUPP);
         }
@@ -275,7 +277,7 @@ impl Env<'_> {
     /// `btf_int_check_meta`: no vlen/kflag, no reserved bits, at most 128
     /// bits that fit the size, at most one encoding bit.
     fn int_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        self.meta_short(t, left, 4)?;
+        self.meta_short(t, left, t.trailing_bytes())?;
         self.no_vlen(t)?;
         self.no_kflag(t)?;
         let d = self.w(t.extra());
@@ -349,7 +351,7 @@ impl Env<'_> {
     /// `btf_array_check_meta`: anonymous, no vlen/kflag/size, element and
     /// index ids non-zero and in range.
     fn array_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        self.meta_short(t, left, 12)?;
+        self.meta_short(t, left, t.trailing_bytes())?;
         if t.name_off != 0 {
             return self.bad(t, m::INVALID_NAME);
         }
@@ -374,7 +376,7 @@ impl Env<'_> {
     /// valid optional identifier names, non-void in-range types, offsets
     /// non-decreasing (all 0 in a union) and starting inside the struct.
     fn struct_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        let needed = t.vlen() * 12;
+        let needed = t.trailing_bytes();
         self.meta_short(t, left, needed)?;
         if t.name_off != 0 && !self.name_valid_identifier(t.name_off) {
             return self.bad(t, m::INVALID_NAME);
@@ -435,7 +437,7 @@ impl Env<'_> {
     /// up to 8, an optional identifier name, enumerators with identifier names.
     fn enum_meta(&mut self, t: &Rec, left: u32, is64: bool) -> Res<u32> {
         let rec = if is64 { 12 } else { 8 };
-        let needed = t.vlen() * rec;
+        let needed = t.trailing_bytes();
         self.meta_short(t, left, needed)?;
         if t.st > 8 || !t.st.is_power_of_two() {
             return self.bad(t, m::UNEXPECTED_SIZE);
@@ -478,7 +480,7 @@ impl Env<'_> {
     /// `btf_func_proto_check_meta`: anonymous, no kflag (the parameters are
     /// checked in the second pass).
     fn proto_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        let needed = t.vlen() * 8;
+        let needed = t.trailing_bytes();
         self.meta_short(t, left, needed)?;
         if t.name_off != 0 {
             return self.bad(t, m::INVALID_NAME);
@@ -505,7 +507,7 @@ impl Env<'_> {
     /// `btf_var_check_meta`: no vlen/kflag, an identifier name, a non-void
     /// in-range type, linkage static or global-allocated.
     fn var_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        self.meta_short(t, left, 4)?;
+        self.meta_short(t, left, t.trailing_bytes())?;
         self.no_vlen(t)?;
         self.no_kflag(t)?;
         if t.name_off == 0 || !self.name_valid_identifier(t.name_off) {
@@ -527,7 +529,7 @@ impl Env<'_> {
     /// entries with non-void types, increasing non-overlapping offsets inside
     /// the section, non-zero sizes, and sizes summing to at most the size.
     fn datasec_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        let needed = t.vlen() * 12;
+        let needed = t.trailing_bytes();
         self.meta_short(t, left, needed)?;
         if t.st == 0 {
             return self.bad(t, m::SIZE_IS_ZERO);
@@ -588,7 +590,7 @@ impl Env<'_> {
     /// `btf_decl_tag_check_meta`: a non-empty value, no vlen, no kflag (newer
     /// kernels allow it), component index at least -1.
     fn decl_tag_meta(&mut self, t: &Rec, left: u32) -> Res<u32> {
-        self.meta_short(t, left, 4)?;
+        self.meta_short(t, left, t.trailing_bytes())?;
         if self.str_at(t.name_off).is_none_or(|s| s.is_empty()) {
             return self.bad(t, m::INVALID_VALUE);
         }

@@ -26,9 +26,9 @@ impl Env<'_> {
     fn is_sink(&self, next: &Rec) -> bool {
         match self.mode {
             Mode::Tbd => !next.needs_resolve(),
-            Mode::Ptr => !next.is_modifier() && !next.is_kind(K_PTR),
+            Mode::Ptr => !next.is_modifier_or_typedef() && !next.is_kind(K_PTR),
             Mode::StructOrArray => {
-                !next.is_modifier() && !next.is_kind(K_ARRAY) && !next.is_struct()
+                !next.is_modifier_or_typedef() && !next.is_kind(K_ARRAY) && !next.is_struct()
             }
         }
     }
@@ -123,7 +123,7 @@ impl Env<'_> {
         if t.is_kind(K_PTR) {
             return Some((t, id, 8));
         }
-        if !t.is_modifier() && !t.is_kind(K_VAR) {
+        if !t.is_modifier_or_typedef() && !t.is_kind(K_VAR) {
             return None;
         }
         let id2 = self.resolved_id(id);
@@ -206,18 +206,18 @@ impl Env<'_> {
         if t.is_kind(K_DECL_TAG) || t.is_kind(K_FUNC) {
             return rid != 0 && rsize == 0;
         }
-        if t.is_modifier() || t.is_kind(K_PTR) || t.is_kind(K_VAR) {
+        if t.is_modifier_or_typedef() || t.is_kind(K_PTR) || t.is_kind(K_VAR) {
             let (_, t2) = self.id_resolve(id);
             return t2.is_some_and(|t2| {
-                !t2.is_modifier() && !t2.is_kind(K_VAR) && !t2.is_kind(K_DATASEC)
+                !t2.is_modifier_or_typedef() && !t2.is_kind(K_VAR) && !t2.is_kind(K_DATASEC)
             });
         }
         if t.is_kind(K_ARRAY) {
             let elem = self.w(t.extra());
             let n = self.w(t.extra() + 8);
-            return self
-                .type_id_size(elem)
-                .is_some_and(|(et, _, es)| !et.is_modifier() && n.wrapping_mul(es) == rsize);
+            return self.type_id_size(elem).is_some_and(|(et, _, es)| {
+                !et.is_modifier_or_typedef() && n.wrapping_mul(es) == rsize
+            });
         }
         false
     }
@@ -262,7 +262,7 @@ impl Env<'_> {
         if !self.is_sink(&next) && !self.is_resolved(next_id) {
             return self.push(next, next_id);
         }
-        if kind != RefKind::Modifier && next.is_modifier() {
+        if kind != RefKind::Modifier && next.is_modifier_or_typedef() {
             // A modifier resolved while resolving a struct or array may have
             // stopped at a pointer: continue from that pointer.
             let (rid, rt) = self.id_resolve(next_id);

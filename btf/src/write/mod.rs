@@ -5,8 +5,15 @@
 //! in that layout gives back the same bytes.
 
 use crate::btf::{Btf, Endian};
-use crate::read::raw::{HEADER_LEN, MAGIC, VERSION};
+use crate::format::{Header, HEADER_LEN};
 use crate::types::{Type, TypeData};
+
+impl Btf {
+    /// Writes this BTF (its own part, for split BTF) as a raw blob in its byte order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        to_bytes(self, self.endian())
+    }
+}
 
 /// Serializes the own part of `btf` (all of it for base BTF) in byte order `endian`.
 pub fn to_bytes(btf: &Btf, endian: Endian) -> Vec<u8> {
@@ -14,18 +21,11 @@ pub fn to_bytes(btf: &Btf, endian: Endian) -> Vec<u8> {
     let strings = btf.own_strings();
     let type_len: usize = types.iter().map(Type::record_size).sum();
     let mut out = Vec::with_capacity(HEADER_LEN as usize + type_len + strings.len());
+    Header::canonical(endian, type_len as u32, strings.len() as u32).write(&mut out);
     let mut w = Writer {
         out: &mut out,
         endian,
     };
-    w.u16(MAGIC);
-    w.out.push(VERSION);
-    w.out.push(0);
-    w.u32(HEADER_LEN);
-    w.u32(0);
-    w.u32(type_len as u32);
-    w.u32(type_len as u32);
-    w.u32(strings.len() as u32);
     for t in types {
         write_type(&mut w, t);
     }
@@ -46,13 +46,6 @@ struct Writer<'a> {
 impl Writer<'_> {
     #[inline]
     fn u32(&mut self, v: u32) {
-        match self.endian {
-            Endian::Little => self.out.extend_from_slice(&v.to_le_bytes()),
-            Endian::Big => self.out.extend_from_slice(&v.to_be_bytes()),
-        }
-    }
-    #[inline]
-    fn u16(&mut self, v: u16) {
         match self.endian {
             Endian::Little => self.out.extend_from_slice(&v.to_le_bytes()),
             Endian::Big => self.out.extend_from_slice(&v.to_be_bytes()),
