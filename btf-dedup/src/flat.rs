@@ -63,6 +63,20 @@ impl Table {
         }
     }
 
+    /// A copy with room for `extra` more words.
+    pub fn clone_with_capacity(&self, extra: usize) -> Table {
+        let mut words = Vec::with_capacity(self.words.len() + extra);
+        hint_huge_pages(&mut words);
+        words.extend_from_slice(&self.words);
+        let mut offs = Vec::with_capacity(self.offs.len() + extra / 3);
+        offs.extend_from_slice(&self.offs);
+        Table {
+            words,
+            offs,
+            max_refs: self.max_refs,
+        }
+    }
+
     /// The number of type ids, `void` included.
     #[inline]
     pub fn count(&self) -> u32 {

@@ -23,6 +23,7 @@ mod engine;
 mod flat;
 mod strings;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use btf::format::Header;
@@ -40,10 +41,10 @@ pub struct Options {
 }
 
 /// The input of a dedup run: its types (base first) and strings.
-struct Input {
+struct Input<'b> {
     table: Table,
     start_id: u32,
-    base_strs: Vec<u8>,
+    base_strs: Cow<'b, [u8]>,
     own_strs: Vec<u8>,
     /// The input's header, kept in the output as libbpf does.
     header: Hdr,
@@ -57,54 +58,83 @@ fn push_btf(btf: &Btf, table: &mut Table, strs: &mut Vec<u8>) -> Result<()> {
     if let Some(b) = btf.base() {
         push_btf(b, table, strs)?;
     }
-    let mut bytes = Vec::new();
-    for t in btf.own_type_slice() {
-        btf::write::write_type_to(&mut bytes, Endian::Little, t);
-    }
     let first = table.words.len();
-    append_words(&mut table.words, &bytes, false);
+    for t in btf.own_type_slice() {
+        btf::write::write_type_words(&mut table.words, t);
+    }
     table.index_from(first, 0)?;
     strs.extend_from_slice(btf.own_strings());
     Ok(())
 }
 
-/// Starts an input: the base's types and strings.
-fn start_input(base: Option<&Btf>, own_words: usize) -> Result<(Table, Vec<u8>)> {
-    let mut table = Table::new();
-    table.words.reserve(own_words);
-    crate::flat::hint_huge_pages(&mut table.words);
-    let mut base_strs = Vec::new();
-    if let Some(b) = base {
-        push_btf(b, &mut table, &mut base_strs)?;
+/// A base BTF laid out once as dedup's word table, for many split dedups on
+/// it (a kernel's modules on its vmlinux): each run copies the table instead
+/// of encoding the base again.
+#[derive(Debug)]
+pub struct PreparedBase {
+    table: Table,
+    strs: Vec<u8>,
+}
+
+impl PreparedBase {
+    /// Lays out `base` (and its own base, if any).
+    pub fn new(base: &Btf) -> Result<PreparedBase> {
+        let mut table = Table::new();
+        let mut strs = Vec::new();
+        push_btf(base, &mut table, &mut strs)?;
+        Ok(PreparedBase { table, strs })
     }
-    Ok((table, base_strs))
+
+    /// Whether `btf` is this base (same type count and string length).
+    fn is(&self, btf: &Btf) -> bool {
+        btf.type_count() == self.table.count() && btf.str_len_total() as usize == self.strs.len()
+    }
+
+    /// [`dedup_raw`] of split BTF on this base.
+    pub fn dedup_raw(&self, data: &[u8], opts: &Options) -> Result<Vec<u8>> {
+        let input = input_from_raw(data, Some(self))?;
+        let (h, words, strs) = run(input, opts)?;
+        Ok(write_out(&h, &words, &strs))
+    }
+
+    /// [`dedup`] of `btf`, split BTF on this base (its base must have this
+    /// base's types and strings), without a round trip through bytes.
+    pub fn dedup(&self, btf: &Btf, opts: &Options) -> Result<Btf> {
+        if !btf.base().is_some_and(|b| self.is(b)) {
+            return Err(Error::new(
+                "the BTF to deduplicate is not split BTF on the prepared base",
+            ));
+        }
+        dedup_btf(Some(self), btf, opts)
+    }
+}
+
+/// Starts an input: the base's types and strings.
+fn start_input(base: Option<&PreparedBase>, own_words: usize) -> (Table, Cow<'_, [u8]>) {
+    let table = match base {
+        Some(b) => b.table.clone_with_capacity(own_words),
+        None => {
+            let mut t = Table::new();
+            t.words.reserve(own_words);
+            crate::flat::hint_huge_pages(&mut t.words);
+            t
+        }
+    };
+    let strs = base.map_or(Cow::Borrowed(&[][..]), |b| Cow::Borrowed(&b.strs[..]));
+    (table, strs)
 }
 
 /// Finishes an input once the own type words are in the table.
 fn finish_input(
     mut table: Table,
     first_word: usize,
-    base_strs: Vec<u8>,
+    base_strs: Cow<'_, [u8]>,
     own_strs: Vec<u8>,
     header: Hdr,
     split: bool,
-) -> Result<Input> {
+) -> Result<Input<'_>> {
     let start_id = table.count();
-    let str_start = header.str_start();
-    if !split || !own_strs.is_empty() {
-        if !split && own_strs.first() != Some(&0) {
-            return Err(Error::at(
-                str_start,
-                "string section must start with an empty string (NUL byte)",
-            ));
-        }
-        if own_strs.last() != Some(&0) {
-            return Err(Error::at(
-                (str_start + own_strs.len() as u64).saturating_sub(1),
-                "string section must end with a NUL byte",
-            ));
-        }
-    }
+    btf::format::check_str_section(&own_strs, split, header.str_start())?;
     table.index_from(first_word, header.type_start())?;
     let str_total = u32::try_from(base_strs.len() + own_strs.len())
         .map_err(|_| Error::new("string sections too large"))?;
@@ -118,7 +148,7 @@ fn finish_input(
     })
 }
 
-fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
+fn input_from_raw<'b>(data: &[u8], base: Option<&'b PreparedBase>) -> Result<Input<'b>> {
     let header = Header::parse(data)?;
     let ts = header.type_start() as usize;
     let tsec = data
@@ -129,7 +159,7 @@ fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
         .get(ss..ss + header.str_len as usize)
         .ok_or_else(|| Error::at(20, "string section out of bounds"))?
         .to_vec();
-    let (mut table, base_strs) = start_input(base, tsec.len() / 4)?;
+    let (mut table, base_strs) = start_input(base, tsec.len() / 4);
     let first = table.words.len();
     append_words(&mut table.words, tsec, header.endian == Endian::Big);
     finish_input(table, first, base_strs, own_strs, header, base.is_some())
@@ -137,12 +167,12 @@ fn input_from_raw(data: &[u8], base: Option<&Btf>) -> Result<Input> {
 
 /// Reads a raw BTF file without holding all of it in memory: the type
 /// section is converted to words chunk by chunk.
-fn input_from_raw_file(
+fn input_from_raw_file<'b>(
     mut f: std::fs::File,
     total: u64,
-    base: Option<&Btf>,
+    base: Option<&'b PreparedBase>,
     path: &Path,
-) -> Result<Input> {
+) -> Result<Input<'b>> {
     use std::io::{Read, Seek, SeekFrom};
     let io = |e: std::io::Error| Error::new(format!("cannot read: {e}")).with_file(path);
     let mut head = vec![0u8; total.min(24) as usize];
@@ -163,7 +193,7 @@ fn input_from_raw_file(
         head.extend_from_slice(&more);
     }
     let header = Header::parse_prefix(&head, total)?;
-    let (mut table, base_strs) = start_input(base, header.type_len as usize / 4)?;
+    let (mut table, base_strs) = start_input(base, header.type_len as usize / 4);
     let first = table.words.len();
     f.seek(SeekFrom::Start(header.type_start())).map_err(io)?;
     let nwords = header.type_len as usize / 4;
@@ -190,22 +220,60 @@ fn input_from_raw_file(
 
 /// Deduplicates raw BTF. `data` is a raw BTF blob; with `base`, it is split
 /// BTF on `base` and the result is the deduplicated split part. Returns the
-/// raw blob libbpf's `btf__raw_data` would give after `btf__dedup`.
+/// raw blob libbpf's `btf__raw_data` would give after `btf__dedup`. For many
+/// split BTFs on one base, [`PreparedBase::dedup_raw`] lays the base out once.
 pub fn dedup_raw(data: &[u8], base: Option<&Btf>, opts: &Options) -> Result<Vec<u8>> {
-    let input = input_from_raw(data, base)?;
-    run(input, opts)
+    match base {
+        Some(b) => PreparedBase::new(b)?.dedup_raw(data, opts),
+        None => {
+            let (h, words, strs) = run(input_from_raw(data, None)?, opts)?;
+            Ok(write_out(&h, &words, &strs))
+        }
+    }
 }
 
 /// Deduplicates `btf` (its own part, for split BTF; the base stays as it
-/// is) and returns the result as a new [`Btf`] on the same base.
+/// is) and returns the result as a new [`Btf`] on the same base, in memory:
+/// the types go to dedup's word table and back without bytes in between.
+/// The result is the one [`dedup_raw`] gives on `btf.to_bytes()`.
 pub fn dedup(btf: &Btf, opts: &Options) -> Result<Btf> {
-    let base = btf.base().cloned();
-    let raw = btf.to_bytes();
-    let out = dedup_raw(&raw, base.as_deref(), opts)?;
-    match base {
-        Some(b) => Btf::parse_split(&out, b),
-        None => Btf::parse(&out),
+    match btf.base() {
+        Some(b) => PreparedBase::new(b)?.dedup(btf, opts),
+        None => dedup_btf(None, btf, opts),
     }
+}
+
+/// [`dedup`] of a [`btf::Builder`]'s types: finishes it and deduplicates.
+pub fn dedup_builder(b: btf::Builder, opts: &Options) -> Result<Btf> {
+    dedup(&b.finish()?, opts)
+}
+
+fn dedup_btf(base: Option<&PreparedBase>, btf: &Btf, opts: &Options) -> Result<Btf> {
+    let own_words: usize = btf
+        .own_type_slice()
+        .iter()
+        .map(|t| t.record_size() / 4)
+        .sum();
+    let (mut table, base_strs) = start_input(base, own_words);
+    let first = table.words.len();
+    for t in btf.own_type_slice() {
+        btf::write::write_type_words(&mut table.words, t);
+    }
+    let header = Header::canonical(
+        btf.endian(),
+        (4 * own_words) as u32,
+        btf.own_strings().len() as u32,
+    );
+    let input = finish_input(
+        table,
+        first,
+        base_strs,
+        btf.own_strings().to_vec(),
+        header,
+        base.is_some(),
+    )?;
+    let (h, words, strs) = run(input, opts)?;
+    btf::read::raw::from_words(h.endian, btf.base().cloned(), &words, &strs)
 }
 
 /// [`dedup_raw`] for any container [`btf::parse_any`] reads (raw, ELF
@@ -229,6 +297,8 @@ pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec
     let n = (&f).take(4).read(&mut magic).unwrap_or(0);
     let container = n == 4 && (btf::read::file::is_zstd(&magic) || btf::read::elf::is_elf(&magic));
     let clock = std::time::Instant::now();
+    let prepared = base.map(PreparedBase::new).transpose()?;
+    let base = prepared.as_ref();
     let input = if meta.is_file() && !container {
         use std::io::{Seek, SeekFrom};
         let mut f = f;
@@ -248,10 +318,12 @@ pub fn dedup_file(path: &Path, base: Option<&Btf>, opts: &Options) -> Result<Vec
             clock.elapsed().as_secs_f64() * 1e3
         );
     }
-    run(input, opts).map_err(|e| e.with_file(path))
+    let (h, words, strs) = run(input, opts).map_err(|e| e.with_file(path))?;
+    Ok(write_out(&h, &words, &strs))
 }
 
-fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
+/// The passes; returns the output's header, type words and strings.
+fn run(input: Input<'_>, _opts: &Options) -> Result<(Hdr, Vec<u32>, Vec<u8>)> {
     let Input {
         table,
         start_id,
@@ -291,9 +363,8 @@ fn run(input: Input, _opts: &Options) -> Result<Vec<u8>> {
     lap("reference types");
     let (words, _n) = d.compact_remap()?;
     drop(d);
-    let out = write_out(&header, &words, &strs);
-    lap("compaction, output");
-    Ok(out)
+    lap("compaction");
+    Ok((header, words, strs))
 }
 
 fn write_out(h: &Hdr, words: &[u32], strs: &[u8]) -> Vec<u8> {

@@ -500,6 +500,28 @@ fn ref_error<W: Words + ?Sized>(r: &Record<'_, W>, bounds: &RefBounds<'_>) -> Er
     ))
 }
 
+/// Checks a string section: base BTF's starts with the empty string, and a
+/// non-empty one ends with NUL. `split` says whether it continues a base's;
+/// `file_off` is where it starts in the input, for errors.
+pub fn check_str_section(strings: &[u8], split: bool, file_off: u64) -> Result<()> {
+    if split && strings.is_empty() {
+        return Ok(());
+    }
+    if !split && strings.first() != Some(&0) {
+        return Err(Error::at(
+            file_off,
+            "string section must start with an empty string (NUL byte); split BTF? pass its base",
+        ));
+    }
+    if strings.last() != Some(&0) {
+        return Err(Error::at(
+            (file_off + strings.len() as u64).saturating_sub(1),
+            "string section must end with a NUL byte",
+        ));
+    }
+    Ok(())
+}
+
 /// The BTF header, as read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {

@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+mod append;
 mod btf;
 pub mod builder;
 pub mod error;

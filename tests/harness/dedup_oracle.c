@@ -9,6 +9,9 @@
  *   dedup_oracle dedup-split [-f] BASE IN OUT btf__parse_split(IN, BASE), dedup, write split part
  *   dedup_oracle concat N IN OUT              N copies of IN appended with btf__add_btf
  *   dedup_oracle concat-dedup N IN OUT        the same, then btf__dedup (no file round trip)
+ *   dedup_oracle append DST SRC... OUT        btf__parse(DST) ("-": btf__new_empty), then
+ *                                             btf__add_btf of each SRC in order
+ *   dedup_oracle append-split BASE SRC... OUT the same on btf__new_empty_split(BASE)
  * -f sets force_collisions. Exit status: 0 done, 1 usage or I/O, 2 parse failed,
  * 3 dedup failed (the libbpf error is printed on stderr).
  */
@@ -137,8 +140,48 @@ int main(int argc, char **argv)
 		btf__free(src);
 		return ret;
 	}
+	if ((strcmp(argv[1], "append") == 0 || strcmp(argv[1], "append-split") == 0) && argc >= 5) {
+		int split = strcmp(argv[1], "append-split") == 0;
+		int i;
+
+		if (split) {
+			base = btf__parse(argv[2], NULL);
+			if (!base) {
+				fprintf(stderr, "btf__parse(%s) failed: %d\n", argv[2], -errno);
+				return 2;
+			}
+			btf = btf__new_empty_split(base);
+		} else if (strcmp(argv[2], "-") == 0) {
+			btf = btf__new_empty();
+		} else {
+			btf = btf__parse(argv[2], NULL);
+		}
+		if (!btf) {
+			fprintf(stderr, "destination %s failed: %d\n", argv[2], -errno);
+			return 2;
+		}
+		for (i = 3; i < argc - 1; i++) {
+			struct btf *src = btf__parse(argv[i], NULL);
+			int err;
+
+			if (!src) {
+				fprintf(stderr, "btf__parse(%s) failed: %d\n", argv[i], -errno);
+				return 2;
+			}
+			err = btf__add_btf(btf, src);
+			if (err < 0) {
+				fprintf(stderr, "btf__add_btf(%s) failed: %d\n", argv[i], err);
+				return 3;
+			}
+			btf__free(src);
+		}
+		ret = write_raw(btf, argv[argc - 1]);
+		btf__free(btf);
+		btf__free(base);
+		return ret;
+	}
 usage:
 	fprintf(stderr, "usage: dedup_oracle dedup [-f] IN OUT | dedup-split [-f] BASE IN OUT | "
-			"concat[-dedup] N IN OUT\n");
+			"concat[-dedup] N IN OUT | append[-split] DST|BASE SRC... OUT\n");
 	return 1;
 }

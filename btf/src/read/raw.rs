@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::{check_ref_ranges, walk_records, ByteWords, Record, RefBounds, RefMax, Words};
 pub use crate::format::{Header, HEADER_LEN, MAGIC, VERSION};
 use crate::ids::{StrOff, TypeId};
@@ -38,35 +38,62 @@ impl Btf {
 /// offsets continue from the base's.
 pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
     let h = Header::parse(data)?;
-    let hdr = h.hdr_len as usize;
-    let str_start = hdr + h.str_off as usize;
+    let str_start = h.str_start() as usize;
     let strings = &data[str_start..str_start + h.str_len as usize];
-    let (start_id, start_str_off) = match &base {
-        Some(b) => (b.type_count(), b.str_len_total()),
-        None => (1, 0),
-    };
-    if base.is_none() || !strings.is_empty() {
-        if base.is_none() && strings.first() != Some(&0) {
-            return Err(Error::at(
-                str_start as u64,
-                "string section must start with an empty string (NUL byte); split BTF? pass its base",
-            ));
-        }
-        if strings.last() != Some(&0) {
-            return Err(Error::at(
-                (str_start + strings.len()).saturating_sub(1) as u64,
-                "string section must end with a NUL byte",
-            ));
-        }
-    }
-    let type_start = hdr + h.type_off as usize;
+    let type_start = h.type_start() as usize;
     let tsec = ByteWords::new(
         &data[type_start..type_start + h.type_len as usize],
         h.endian,
     );
-    let (types, max) = parse_types(&tsec, type_start)?;
-    let btf = Btf::from_parts(
+    build(
         h.endian,
+        base,
+        &tsec,
+        type_start as u64,
+        strings,
+        str_start as u64,
+    )
+}
+
+/// Builds a [`Btf`] from a type section given as native words (as btf-dedup
+/// produces it) and a string section, with the same checks as [`parse`].
+/// `endian` is the byte order [`Btf::to_bytes`] will write.
+pub fn from_words(
+    endian: Endian,
+    base: Option<Arc<Btf>>,
+    types: &[u32],
+    strings: &[u8],
+) -> Result<Btf> {
+    let type_len = 4 * types.len() as u64;
+    build(
+        endian,
+        base,
+        types,
+        u64::from(HEADER_LEN),
+        strings,
+        u64::from(HEADER_LEN) + type_len,
+    )
+}
+
+/// The parser proper: checks the string section, walks and decodes the
+/// records, and checks every reference. `type_off` and `str_off` are where
+/// the sections start in the input, for errors.
+fn build<W: Words + ?Sized>(
+    endian: Endian,
+    base: Option<Arc<Btf>>,
+    tsec: &W,
+    type_off: u64,
+    strings: &[u8],
+    str_off: u64,
+) -> Result<Btf> {
+    let (start_id, start_str_off) = match &base {
+        Some(b) => (b.type_count(), b.str_len_total()),
+        None => (1, 0),
+    };
+    crate::format::check_str_section(strings, base.is_some(), str_off)?;
+    let (types, max) = parse_types(tsec, type_off)?;
+    let btf = Btf::from_parts(
+        endian,
         base,
         start_id,
         start_str_off,
@@ -86,13 +113,13 @@ pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
     if max.str_off >= bounds.str_len || max.type_id >= bounds.type_count {
         // Name the offender: walk again (the records are known good now).
         let mut ats = Vec::with_capacity(btf.own_type_count());
-        walk_records(&tsec, 0, type_start as u64, |at| {
+        walk_records(tsec, 0, type_off, |at| {
             ats.push(at);
             Ok(())
         })?;
         let first = btf.start_id();
         check_ref_ranges(
-            &tsec,
+            tsec,
             ats.into_iter()
                 .enumerate()
                 .map(|(i, at)| (first + i as u32, at)),
@@ -104,10 +131,10 @@ pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
 }
 
 /// Decodes every record of the type section (checked by [`walk_records`]).
-fn parse_types(tsec: &ByteWords<'_>, file_off: usize) -> Result<(Vec<Type>, RefMax)> {
-    // A record is at least 12 bytes: this bounds the allocation by the input.
+fn parse_types<W: Words + ?Sized>(tsec: &W, file_off: u64) -> Result<(Vec<Type>, RefMax)> {
+    // A record is at least 3 words: this bounds the allocation by the input.
     let mut types = Vec::with_capacity(tsec.len_words() / 4);
-    let (_, max) = walk_records(tsec, 0, file_off as u64, |at| {
+    let (_, max) = walk_records(tsec, 0, file_off, |at| {
         types.push(decode(&Record::new(tsec, at)));
         Ok(())
     })?;
@@ -223,19 +250,19 @@ fn decode<W: Words + ?Sized>(r: &Record<'_, W>) -> Type {
 /// builder checks its result with it). The own types are laid out as words
 /// and put through the parser's own check. `hint` ends each message.
 pub(crate) fn check_refs(btf: &Btf, hint: &str) -> Result<()> {
-    let mut bytes = Vec::new();
+    let mut words = Vec::new();
     for t in btf.own_type_slice() {
-        crate::write::write_type_to(&mut bytes, Endian::native(), t);
+        crate::write::write_type_words(&mut words, t);
     }
-    let words = ByteWords::new(&bytes, Endian::native());
+    let words = words.as_slice();
     let mut ats = Vec::with_capacity(btf.own_type_count());
-    let (_, max) = walk_records(&words, 0, 0, |at| {
+    let (_, max) = walk_records(words, 0, 0, |at| {
         ats.push(at);
         Ok(())
     })?;
     let first = btf.start_id();
     check_ref_ranges(
-        &words,
+        words,
         ats.into_iter()
             .enumerate()
             .map(|(i, at)| (first + i as u32, at)),

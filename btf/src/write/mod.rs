@@ -38,12 +38,23 @@ pub fn write_type_to(out: &mut Vec<u8>, endian: Endian, t: &Type) {
     write_type(&mut Writer { out, endian }, t);
 }
 
+/// Appends one type record to `out` as native words (the form btf-dedup and
+/// [`crate::read::raw::from_words`] work on).
+pub fn write_type_words(out: &mut Vec<u32>, t: &Type) {
+    write_type(out, t);
+}
+
+/// Where records are written: bytes in a byte order, or native words.
+trait Sink {
+    fn u32(&mut self, v: u32);
+}
+
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
     endian: Endian,
 }
 
-impl Writer<'_> {
+impl Sink for Writer<'_> {
     #[inline]
     fn u32(&mut self, v: u32) {
         match self.endian {
@@ -53,7 +64,14 @@ impl Writer<'_> {
     }
 }
 
-fn write_type(w: &mut Writer<'_>, t: &Type) {
+impl Sink for Vec<u32> {
+    #[inline]
+    fn u32(&mut self, v: u32) {
+        self.push(v);
+    }
+}
+
+fn write_type<S: Sink + ?Sized>(w: &mut S, t: &Type) {
     w.u32(t.name_off.0);
     w.u32(t.info());
     w.u32(t.size_or_type());
