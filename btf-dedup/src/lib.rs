@@ -23,7 +23,6 @@ mod engine;
 mod flat;
 mod strings;
 
-use std::borrow::Cow;
 use std::path::Path;
 
 use btf::format::Header;
@@ -44,7 +43,7 @@ pub struct Options {
 struct Input<'b> {
     table: Table,
     start_id: u32,
-    base_strs: Cow<'b, [u8]>,
+    base: Option<&'b PreparedBase>,
     own_strs: Vec<u8>,
     /// The input's header, kept in the output as libbpf does.
     header: Hdr,
@@ -73,7 +72,10 @@ fn push_btf(btf: &Btf, table: &mut Table, strs: &mut Vec<u8>) -> Result<()> {
 #[derive(Debug)]
 pub struct PreparedBase {
     table: Table,
-    strs: Vec<u8>,
+    /// Bytes of the base's strings.
+    str_len: u32,
+    /// Its whole strings, for the string pass.
+    index: strings::BaseIndex,
 }
 
 impl PreparedBase {
@@ -82,12 +84,18 @@ impl PreparedBase {
         let mut table = Table::new();
         let mut strs = Vec::new();
         push_btf(base, &mut table, &mut strs)?;
-        Ok(PreparedBase { table, strs })
+        let str_len =
+            u32::try_from(strs.len()).map_err(|_| Error::new("base string sections too large"))?;
+        Ok(PreparedBase {
+            table,
+            str_len,
+            index: strings::whole_strings(&strs, 0),
+        })
     }
 
     /// Whether `btf` is this base (same type count and string length).
     fn is(&self, btf: &Btf) -> bool {
-        btf.type_count() == self.table.count() && btf.str_len_total() as usize == self.strs.len()
+        btf.type_count() == self.table.count() && btf.str_len_total() == self.str_len
     }
 
     /// [`dedup_raw`] of split BTF on this base.
@@ -110,8 +118,8 @@ impl PreparedBase {
 }
 
 /// Starts an input: the base's types and strings.
-fn start_input(base: Option<&PreparedBase>, own_words: usize) -> (Table, Cow<'_, [u8]>) {
-    let table = match base {
+fn start_input(base: Option<&PreparedBase>, own_words: usize) -> Table {
+    match base {
         Some(b) => b.table.clone_with_capacity(own_words),
         None => {
             let mut t = Table::new();
@@ -119,30 +127,28 @@ fn start_input(base: Option<&PreparedBase>, own_words: usize) -> (Table, Cow<'_,
             crate::flat::hint_huge_pages(&mut t.words);
             t
         }
-    };
-    let strs = base.map_or(Cow::Borrowed(&[][..]), |b| Cow::Borrowed(&b.strs[..]));
-    (table, strs)
+    }
 }
 
 /// Finishes an input once the own type words are in the table.
 fn finish_input(
     mut table: Table,
     first_word: usize,
-    base_strs: Cow<'_, [u8]>,
+    base: Option<&PreparedBase>,
     own_strs: Vec<u8>,
     header: Hdr,
-    split: bool,
 ) -> Result<Input<'_>> {
+    let split = base.is_some();
     let start_id = table.count();
     btf::format::check_str_section(&own_strs, split, header.str_start())?;
     table.index_from(first_word, header.type_start())?;
-    let str_total = u32::try_from(base_strs.len() + own_strs.len())
+    let str_total = u32::try_from(base.map_or(0, |b| b.str_len as usize) + own_strs.len())
         .map_err(|_| Error::new("string sections too large"))?;
     table.check_refs(start_id, str_total)?;
     Ok(Input {
         table,
         start_id,
-        base_strs,
+        base,
         own_strs,
         header,
     })
@@ -159,10 +165,10 @@ fn input_from_raw<'b>(data: &[u8], base: Option<&'b PreparedBase>) -> Result<Inp
         .get(ss..ss + header.str_len as usize)
         .ok_or_else(|| Error::at(20, "string section out of bounds"))?
         .to_vec();
-    let (mut table, base_strs) = start_input(base, tsec.len() / 4);
+    let mut table = start_input(base, tsec.len() / 4);
     let first = table.words.len();
     append_words(&mut table.words, tsec, header.endian == Endian::Big);
-    finish_input(table, first, base_strs, own_strs, header, base.is_some())
+    finish_input(table, first, base, own_strs, header)
 }
 
 /// Reads a raw BTF file without holding all of it in memory: the type
@@ -193,7 +199,7 @@ fn input_from_raw_file<'b>(
         head.extend_from_slice(&more);
     }
     let header = Header::parse_prefix(&head, total)?;
-    let (mut table, base_strs) = start_input(base, header.type_len as usize / 4);
+    let mut table = start_input(base, header.type_len as usize / 4);
     let first = table.words.len();
     f.seek(SeekFrom::Start(header.type_start())).map_err(io)?;
     let nwords = header.type_len as usize / 4;
@@ -215,7 +221,7 @@ fn input_from_raw_file<'b>(
     f.seek(SeekFrom::Start(header.str_start())).map_err(io)?;
     let mut own_strs = vec![0u8; header.str_len as usize];
     f.read_exact(&mut own_strs).map_err(io)?;
-    finish_input(table, first, base_strs, own_strs, header, base.is_some())
+    finish_input(table, first, base, own_strs, header)
 }
 
 /// Deduplicates raw BTF. `data` is a raw BTF blob; with `base`, it is split
@@ -254,7 +260,7 @@ fn dedup_btf(base: Option<&PreparedBase>, btf: &Btf, opts: &Options) -> Result<B
         .iter()
         .map(|t| t.record_size() / 4)
         .sum();
-    let (mut table, base_strs) = start_input(base, own_words);
+    let mut table = start_input(base, own_words);
     let first = table.words.len();
     for t in btf.own_type_slice() {
         btf::write::write_type_words(&mut table.words, t);
@@ -264,14 +270,7 @@ fn dedup_btf(base: Option<&PreparedBase>, btf: &Btf, opts: &Options) -> Result<B
         (4 * own_words) as u32,
         btf.own_strings().len() as u32,
     );
-    let input = finish_input(
-        table,
-        first,
-        base_strs,
-        btf.own_strings().to_vec(),
-        header,
-        base.is_some(),
-    )?;
+    let input = finish_input(table, first, base, btf.own_strings().to_vec(), header)?;
     let (h, words, strs) = run(input, opts)?;
     btf::read::raw::from_words(h.endian, btf.base().cloned(), &words, &strs)
 }
@@ -327,11 +326,10 @@ fn run(input: Input<'_>, _opts: &Options) -> Result<(Hdr, Vec<u32>, Vec<u8>)> {
     let Input {
         table,
         start_id,
-        base_strs,
+        base,
         own_strs,
         header,
     } = input;
-    let split = start_id > 1;
     // BTF_DEDUP_TIMING=1 prints the time of each pass on stderr.
     let timing = std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1");
     let mut clock = std::time::Instant::now();
@@ -348,7 +346,13 @@ fn run(input: Input<'_>, _opts: &Options) -> Result<(Hdr, Vec<u32>, Vec<u8>)> {
     lap("state");
     // libbpf runs prep before the string pass; they touch disjoint data (base
     // types, own strings), and shapes need the deduplicated name offsets.
-    let strs = strings::dedup_strings(&mut d.t, start_id, &base_strs, &own_strs, split);
+    let strs = strings::dedup_strings(
+        &mut d.t,
+        start_id,
+        base.map_or(0, |b| b.str_len),
+        base.map(|b| &b.index),
+        &own_strs,
+    );
     lap("strings");
     d.compute_shapes();
     d.prep();

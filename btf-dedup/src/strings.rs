@@ -29,15 +29,21 @@ use crate::flat::{record_words, Table, CHUNK};
 
 const UNSET: u32 = u32::MAX;
 
+/// A base's whole strings and the first offset of each (`btf__find_str`'s
+/// answers), built once per base ([`crate::PreparedBase`]).
+pub(crate) type BaseIndex = FastMap<Box<[u8]>, u32>;
+
 /// The first offset of each whole string of `section` (offsets from `start`).
-fn whole_strings(section: &[u8], start: u32) -> FastMap<&[u8], u32> {
-    let mut map: FastMap<&[u8], u32> = FastMap::default();
+pub(crate) fn whole_strings(section: &[u8], start: u32) -> BaseIndex {
+    let mut map: BaseIndex = FastMap::default();
     let mut off = 0usize;
     while off < section.len() {
         let rest = section.get(off..).unwrap_or(&[]);
         let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        map.entry(rest.get(..len).unwrap_or(&[]))
-            .or_insert(start + off as u32);
+        let s = rest.get(..len).unwrap_or(&[]);
+        if !map.contains_key(s) {
+            map.insert(s.into(), start + off as u32);
+        }
         off += len + 1;
     }
     map
@@ -58,16 +64,18 @@ fn str_slots_mut(rec: &mut [u32], mut f: impl FnMut(&mut u32)) {
 /// Dedups the strings of the own types (ids from `start_id`), rewriting their
 /// offsets in place, and returns the new own string section.
 ///
-/// `base_strs` is the whole string data of the base (`start_str_off` bytes,
-/// empty without a base), `own_strs` the input's own section.
+/// `base_len` is the length of the base's string data (`start_str_off`, 0
+/// without a base), `base_index` its strings (`None` without a base),
+/// `own_strs` the input's own section.
 pub(crate) fn dedup_strings(
     t: &mut Table,
     start_id: u32,
-    base_strs: &[u8],
+    base_len: u32,
+    base_index: Option<&BaseIndex>,
     own_strs: &[u8],
-    split: bool,
 ) -> Vec<u8> {
-    let start = base_strs.len() as u32;
+    let start = base_len;
+    let split = base_index.is_some();
     let n = t.count();
     let chunks: Vec<(u32, u32)> = (start_id..n)
         .step_by(CHUNK)
@@ -102,11 +110,6 @@ pub(crate) fn dedup_strings(
 
     // 2. Offsets handed out in that order.
     let mut fin: Vec<u32> = vec![UNSET; own_strs.len()];
-    let base_index = if split {
-        whole_strings(base_strs, 0)
-    } else {
-        FastMap::default()
-    };
     let mut out: Vec<u8> = Vec::new();
     let mut set: FastMap<&[u8], u32> = FastMap::default();
     if !split {
@@ -119,7 +122,7 @@ pub(crate) fn dedup_strings(
         let rest = own_strs.get(rel..).unwrap_or(&[]);
         let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
         let s = rest.get(..len).unwrap_or(&[]);
-        let v = match base_index.get(s) {
+        let v = match base_index.and_then(|b| b.get(s)) {
             Some(&b) => b,
             None => *set.entry(s).or_insert_with(|| {
                 let o = start + out.len() as u32;
