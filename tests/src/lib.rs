@@ -111,9 +111,9 @@ pub fn every_kind() -> Btf {
     let td = b.add_typedef("td", s);
     b.add_volatile(td);
     let c = b.add_const(int);
-    b.add_type(Type::new(TypeData::Restrict(ptr)));
+    b.add_restrict(ptr);
     let fp = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
-    let f = b.add_func("fn", fp, linkage::GLOBAL as u16);
+    let f = b.add_func("fn", fp, linkage::GLOBAL);
     let v = b.add_var("v", int, linkage::GLOBAL);
     let n = b.add_str(".data");
     b.add_type(Type::named(

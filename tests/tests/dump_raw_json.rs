@@ -280,7 +280,7 @@ fn all_kinds_by_hand() {
     b.add_typedef("td", s);
     let proto = b.add_func_proto(int, &[("x", int), ("", p), ("", TypeId(0))]);
     let mut funcs = Vec::new();
-    for (i, l) in [0u16, 1, 2, 9].into_iter().enumerate() {
+    for (i, l) in [0u32, 1, 2, 9].into_iter().enumerate() {
         funcs.push(b.add_func(&format!("f{i}"), proto, l));
     }
     let mut vars = Vec::new();
