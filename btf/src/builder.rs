@@ -589,7 +589,10 @@ impl Builder {
                 ty,
             })
             .collect();
-        let id = self.add_type(Type::new(TypeData::FuncProto(FuncProto { ret, params: ps })));
+        let id = self.add_type(Type::new(TypeData::FuncProto(FuncProto {
+            ret,
+            params: ps,
+        })));
         self.check_vlen(id, "FUNC_PROTO", "(anon)", "parameters", params.len());
         id
     }

@@ -33,7 +33,11 @@ fn build(extern_linkage: bool) -> Btf {
     let pch = b.add_ptr(ch);
     let arr = b.add_array(int, uint, 4);
     // STRUCT and UNION, plain and bitfield (kind_flag).
-    let plain = b.add_struct("plain", 24, &[("a", int, 0), ("p", pch, 64), ("b", bool_, 128)]);
+    let plain = b.add_struct(
+        "plain",
+        24,
+        &[("a", int, 0), ("p", pch, 64), ("b", bool_, 128)],
+    );
     b.add_union("u", 16, &[("a", int, 0), ("arr", arr, 0)]);
     let bits = b.add_bitfield_struct(
         "bits",
@@ -54,7 +58,11 @@ fn build(extern_linkage: bool) -> Btf {
         (8, i64::from(i32::MIN), i64::from(i32::MAX)),
     ] {
         b.add_enum(&format!("s{size}"), size, true, &[("LO", lo), ("HI", hi)]);
-        let umax = if size < 4 { (1i64 << (8 * size)) - 1 } else { i64::from(u32::MAX) };
+        let umax = if size < 4 {
+            (1i64 << (8 * size)) - 1
+        } else {
+            i64::from(u32::MAX)
+        };
         b.add_enum(&format!("u{size}"), size, false, &[("Z", 0), ("MAX", umax)]);
     }
     // ENUM64, signed and unsigned, and a 4-byte one.
@@ -62,7 +70,11 @@ fn build(extern_linkage: bool) -> Btf {
         "s64",
         8,
         true,
-        &[("LO", i128::from(i64::MIN)), ("M1", -1), ("HI", i128::from(i64::MAX))],
+        &[
+            ("LO", i128::from(i64::MIN)),
+            ("M1", -1),
+            ("HI", i128::from(i64::MAX)),
+        ],
     );
     b.add_enum64("u64", 8, false, &[("Z", 0), ("MAX", i128::from(u64::MAX))]);
     b.add_enum64("u64_4", 4, false, &[("MAX", i128::from(u32::MAX))]);
@@ -133,14 +145,20 @@ fn every_kind_and_flag_is_built() {
         Kind::TypeTag,
     ] {
         assert!(have.contains(&(k, true)), "{k:?} with kind_flag missing");
-        assert!(have.contains(&(k, false)), "{k:?} without kind_flag missing");
+        assert!(
+            have.contains(&(k, false)),
+            "{k:?} without kind_flag missing"
+        );
     }
     let linkages: Vec<u32> = btf
         .types()
         .filter(|(_, t)| t.kind() == Kind::Func)
         .map(|(_, t)| t.vlen())
         .collect();
-    assert_eq!(linkages, [linkage::STATIC, linkage::GLOBAL, linkage::EXTERN]);
+    assert_eq!(
+        linkages,
+        [linkage::STATIC, linkage::GLOBAL, linkage::EXTERN]
+    );
 }
 
 #[test]
@@ -194,19 +212,23 @@ fn raw_and_json_dumps_match_bpftool() {
         return;
     }
     for (label, btf) in [("kernel", build(false)), ("full", build(true))] {
-        let path = std::env::temp_dir().join(format!(
-            "btfkit-builder-{label}-{}.btf",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("btfkit-builder-{label}-{}.btf", std::process::id()));
         std::fs::write(&path, btf.to_bytes()).expect("write");
         let (theirs_raw, theirs_json) = (bpftool(&path, false), bpftool(&path, true));
         let _ = std::fs::remove_file(&path);
         let mut raw = Vec::new();
         btf_dump::raw::dump(&btf, &mut raw).expect("raw dump");
         let lines = String::from_utf8_lossy(&theirs_raw).lines().count();
-        assert!(lines > btf.type_count() as usize, "{label}: bpftool printed {lines} lines");
+        assert!(
+            lines > btf.type_count() as usize,
+            "{label}: bpftool printed {lines} lines"
+        );
         if raw != theirs_raw {
-            let (a, b) = (String::from_utf8_lossy(&raw), String::from_utf8_lossy(&theirs_raw));
+            let (a, b) = (
+                String::from_utf8_lossy(&raw),
+                String::from_utf8_lossy(&theirs_raw),
+            );
             let d = a.lines().zip(b.lines()).find(|(x, y)| x != y);
             panic!("{label}: raw dump differs from bpftool's: {d:?}");
         }
