@@ -457,7 +457,7 @@ impl Builder {
     }
 
     /// Checks an enum's size (1, 2, 4 or 8 bytes) and that every value fits
-    /// it with the signedness given.
+    /// it with the signedness given, and the record's 32 (ENUM) or 64 (ENUM64) bits.
     fn check_enum(
         &mut self,
         id: TypeId,
@@ -466,8 +466,8 @@ impl Builder {
         size: u32,
         signed: bool,
         values: impl Iterator<Item = (usize, i128)>,
-        record_bits: u32,
     ) {
+        let record_bits = if kind == "ENUM64" { 64 } else { 32 };
         if !matches!(size, 1 | 2 | 4 | 8) {
             self.fail(
                 Some(id),
@@ -522,7 +522,7 @@ impl Builder {
             .iter()
             .enumerate()
             .map(|(i, &(_, v))| (i, i128::from(v)));
-        self.check_enum(id, "ENUM", name, size, signed, it, 32);
+        self.check_enum(id, "ENUM", name, size, signed, it);
         id
     }
 
@@ -548,7 +548,7 @@ impl Builder {
         let id = self.add_flagged(n, signed, TypeData::Enum64(Enum64 { size, values: vals }));
         self.check_vlen(id, "ENUM64", name, "enumerators", values.len());
         let it = values.iter().enumerate().map(|(i, &(_, v))| (i, v));
-        self.check_enum(id, "ENUM64", name, size, signed, it, 64);
+        self.check_enum(id, "ENUM64", name, size, signed, it);
         id
     }
 
