@@ -150,9 +150,9 @@ fn kernel_and_verifier_agree_on_dedup_suite_outputs() {
         }
     }
     eprintln!("{deduped} suite cases deduplicated, {loaded} outputs loaded");
-    assert!(
-        deduped >= 29,
-        "only {deduped} of the 30 non-split cases deduplicated"
+    assert_eq!(
+        deduped, 31,
+        "of the 31 non-split cases, {deduped} deduplicated"
     );
-    assert!(loaded >= 20, "only {loaded} of {deduped} outputs loaded");
+    assert!(loaded >= 25, "only {loaded} of {deduped} outputs loaded");
 }
