@@ -97,6 +97,64 @@ pub fn run(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// Runs `cmd` with stdout and stderr captured, killing it after `limit`:
+/// `Ok(None)` when it ran out of time, `Err` when it could not be started
+/// (a missing program is an error here, not a skip: check it with
+/// [`oracle_program`] first). No external `timeout` program is needed.
+pub fn output_with_timeout(
+    cmd: &mut Command,
+    limit: std::time::Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Drain both pipes on threads, so that a chatty child never blocks.
+    let drain = |p: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break Some(st);
+        }
+        if start.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok(status.map(|status| std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }))
+}
+
 /// A small BTF with one type of every kind (1..=19), valid for the kernel's
 /// `BPF_BTF_LOAD`: a fixture for parser, writer and kernel tests.
 pub fn every_kind() -> Btf {
@@ -111,9 +169,9 @@ pub fn every_kind() -> Btf {
     let td = b.add_typedef("td", s);
     b.add_volatile(td);
     let c = b.add_const(int);
-    b.add_type(Type::new(TypeData::Restrict(ptr)));
+    b.add_restrict(ptr);
     let fp = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
-    let f = b.add_func("fn", fp, linkage::GLOBAL as u16);
+    let f = b.add_func("fn", fp, linkage::GLOBAL);
     let v = b.add_var("v", int, linkage::GLOBAL);
     let n = b.add_str(".data");
     b.add_type(Type::named(

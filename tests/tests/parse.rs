@@ -72,13 +72,21 @@ fn sizes_and_alignment() {
 #[test]
 fn truncations_and_corruptions_error_cleanly() {
     let bytes = sample().to_bytes();
+    // The header's section sizes cover the whole blob: every strict prefix
+    // is rejected, with a message and the byte offset it concerns.
     for len in 0..bytes.len() {
-        let r = Btf::parse(&bytes[..len]);
-        if let Err(e) = r {
-            assert!(!e.to_string().is_empty());
+        match Btf::parse(&bytes[..len]) {
+            Ok(_) => panic!("a blob truncated to {len} of {} bytes parses", bytes.len()),
+            Err(e) => {
+                assert!(!e.message().is_empty(), "empty message at length {len}");
+                assert!(e.offset().is_some(), "no offset at length {len}: {e}");
+            }
         }
     }
-    // Deterministic byte flips: every outcome is Ok or an Err with a message.
+    assert!(Btf::parse(&bytes).is_ok());
+    // Deterministic byte flips: every outcome is Ok or an Err with a message,
+    // and some are rejected.
+    let (mut rejected, mut accepted) = (0, 0);
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..20_000 {
         state ^= state << 13;
@@ -87,15 +95,26 @@ fn truncations_and_corruptions_error_cleanly() {
         let mut m = bytes.clone();
         let pos = (state as usize) % m.len();
         m[pos] ^= (state >> 32) as u8 | 1;
-        if let Ok(btf) = Btf::parse(&m) {
-            // Whatever parses also writes and resolves without panicking.
-            let _ = btf.to_bytes();
-            for (id, _) in btf.types() {
-                let _ = btf.resolve_size(id, 8);
-                let _ = btf.align_of(id, 8);
+        match Btf::parse(&m) {
+            Ok(btf) => {
+                accepted += 1;
+                // Whatever parses also writes and resolves without panicking.
+                let _ = btf.to_bytes();
+                for (id, _) in btf.types() {
+                    let _ = btf.resolve_size(id, 8);
+                    let _ = btf.align_of(id, 8);
+                }
+            }
+            Err(e) => {
+                rejected += 1;
+                assert!(!e.message().is_empty(), "an error without a message");
             }
         }
     }
+    assert!(
+        rejected > 1000 && accepted > 1000,
+        "{rejected} flips rejected, {accepted} accepted"
+    );
 }
 
 #[test]

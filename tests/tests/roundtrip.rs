@@ -46,7 +46,11 @@ fn sysfs_modules_roundtrip_on_their_base() {
         assert_eq!(auto.start_id(), base.type_count());
         n += 1;
     }
-    eprintln!("{n} sysfs modules round-tripped");
+    // Checking no module is no check: a kernel without a module with BTF
+    // loaded is a missing oracle (a skip locally, a failure in CI).
+    if oracle(n > 0, "a module with BTF under /sys/kernel/btf") {
+        eprintln!("{n} sysfs modules round-tripped");
+    }
 }
 
 #[test]
@@ -65,10 +69,9 @@ fn every_61_module_roundtrips_on_vmlinux() {
     };
     let base = Arc::new(btf::load(&p).unwrap());
     let mods = modules_61();
-    assert!(
-        oracle(mods.len() > 1000, "the 1121 Debian 6.1 modules"),
-        "too few modules"
-    );
+    if !oracle(mods.len() == 1121, "the 1121 Debian 6.1 modules") {
+        return;
+    }
     let failures: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = mods
             .chunks(mods.len().div_ceil(4))
@@ -126,7 +129,10 @@ fn zstd_compressed_module_loads() {
     let m = modules_61()
         .into_iter()
         .find(|m| m.extension().is_some_and(|e| e == "ko"));
-    let Some(m) = m else { return };
+    let Some(m) = m else {
+        oracle(false, "an uncompressed 6.1 module (.ko)");
+        return;
+    };
     let plain = std::fs::read(&m).unwrap();
     let packed = zstd_compress(&plain);
     assert_ne!(packed, plain);
