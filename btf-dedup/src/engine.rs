@@ -804,7 +804,7 @@ impl Dedup {
             _ => {
                 return Err(Error::new(format!(
                     "cannot compare types of kind {} for equivalence (libbpf fails with EINVAL)",
-                    btf::Kind::name_of(ck as u8)
+                    btf::Kind::name_of(ck)
                 ))
                 .with_type(cand))
             }
@@ -1037,7 +1037,7 @@ impl Dedup {
             k => {
                 return Err(Error::new(format!(
                     "{} type left unprocessed by the earlier passes",
-                    btf::Kind::name_of(k as u8)
+                    btf::Kind::name_of(k)
                 ))
                 .with_type(id))
             }

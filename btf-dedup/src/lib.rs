@@ -13,7 +13,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See `docs/parts/dedup.md` for the passes, the invariants and how the work
+//! See docs/ARCHITECTURE.md, "Deduplication", for the passes, the invariants and how the work
 //! is split over threads.
 
 #![deny(missing_docs)]

@@ -389,11 +389,9 @@ pub fn check_record<W: Words + ?Sized>(
         ));
     }
     let len = HEAD_WORDS + kind.trailing_words(vlen);
-    if !at
-        .checked_add(len)
-        .is_some_and(|end| end <= words.len_words())
-    {
-        return Err(trunc(at + HEAD_WORDS, "the trailing records"));
+    match at.checked_add(len) {
+        Some(end) if end <= words.len_words() => {}
+        _ => return Err(trunc(at + HEAD_WORDS, "the trailing records")),
     }
     match kind {
         Kind::Int => {

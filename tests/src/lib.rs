@@ -228,3 +228,35 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// Whether the running kernel can have modules at all (`/proc/modules`
+/// exists). A kernel built without module support never shows a module
+/// under `/sys/kernel/btf`, so tests of sysfs modules check a stand-in there
+/// ([`module_61_as_sysfs`]) instead of skipping.
+pub fn kernel_has_modules() -> bool {
+    Path::new("/proc/modules").exists()
+}
+
+/// A stand-in for `/sys/kernel/btf/<module>` on kernels without modules: the
+/// raw split `.BTF` of a 6.1 module (the first in sorted order, as sysfs
+/// shows module BTF: raw, split on vmlinux), written to `dir`. Returns the
+/// file, under the [`oracle`] rule for the 6.1 debug kernel.
+pub fn module_61_as_sysfs(dir: &Path) -> Option<PathBuf> {
+    let mods = modules_61();
+    let m = mods
+        .iter()
+        .find(|p| p.extension().is_some_and(|x| x == "ko"));
+    if !oracle(
+        m.is_some(),
+        "the 6.1 debug modules (linux-image-6.1.0-50-cloud-amd64-dbg)",
+    ) {
+        return None;
+    }
+    let m = m?;
+    let data = std::fs::read(m).ok()?;
+    let raw = btf::read::raw_btf_bytes(&data).ok()?;
+    let name = m.file_stem()?.to_string_lossy().into_owned();
+    let out = dir.join(format!("{name}-{}.btf", std::process::id()));
+    std::fs::write(&out, &raw).ok()?;
+    Some(out)
+}

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use btf::Btf;
 use btfkit_tests::{
-    modules_61, oracle, oracle_file, oracle_program, run, shared_dir, SYS_VMLINUX, VMLINUX_61,
+    kernel_has_modules, module_61_as_sysfs, modules_61, oracle, oracle_file, oracle_program, run,
+    shared_dir, SYS_VMLINUX, VMLINUX_61,
 };
 
 fn ours_raw(btf: &Btf) -> Vec<u8> {
@@ -132,7 +133,31 @@ fn vmlinux_61_elf_raw_and_json() {
 
 #[test]
 fn sys_module_raw_and_json() {
-    // Only when the running kernel has a module with BTF loaded.
+    if !kernel_has_modules() {
+        // No module can ever be under /sys/kernel/btf: compare what sysfs
+        // would show for a module, a 6.1 module's raw split BTF, with
+        // bpftool given the 6.1 vmlinux as its base.
+        if !oracle_program("bpftool") {
+            return;
+        }
+        let (Some(v), Some(m)) = (
+            oracle_file(VMLINUX_61),
+            module_61_as_sysfs(&std::env::temp_dir()),
+        ) else {
+            return;
+        };
+        let base = Arc::new(btf::load(&v).unwrap());
+        let btf = Btf::parse_split(&std::fs::read(&m).unwrap(), base).unwrap();
+        if let Some(d) = first_difference(&ours_raw(&btf), &bpftool(&m, Some(&v), false)) {
+            panic!("{}: raw differs: {d}", m.display());
+        }
+        if let Some(d) = json_difference(&ours_json(&btf), &bpftool(&m, Some(&v), true)) {
+            panic!("{}: JSON differs: {d}", m.display());
+        }
+        let _ = std::fs::remove_file(&m);
+        return;
+    }
+    // The running kernel's first module with BTF.
     let module = std::fs::read_dir("/sys/kernel/btf").ok().and_then(|rd| {
         let mut names: Vec<PathBuf> = rd
             .flatten()

@@ -271,7 +271,7 @@ fn mutation_message_histogram() {
     }
 }
 
-/// Targeted blobs the verifier does not mirror yet (see docs/parts/verify.md).
+/// Targeted blobs the verifier does not mirror yet (see docs/ARCHITECTURE.md, "The verifier").
 const KNOWN_GAPS: &[&str] = &[];
 
 #[test]

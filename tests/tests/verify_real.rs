@@ -1,7 +1,7 @@
 //! Real inputs must verify: the running kernel's BTF, the Debian 6.1 vmlinux
 //! `.BTF`, and every 6.1 module's split `.BTF` on that vmlinux (the kernel's
 //! module rules). Run in release (`cargo test --release -p btfkit-tests --test
-//! verify_real`); the timings printed are what docs/parts/verify.md reports.
+//! verify_real`); the timings printed are what docs/ARCHITECTURE.md and BENCHMARKS.md report.
 
 use std::time::Instant;
 

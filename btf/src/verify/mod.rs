@@ -23,7 +23,7 @@
 //! log (fast); only a failing blob is verified a second time to write it.
 //!
 //! Not mirrored: the running kernel's own lookups for kptr pointees
-//! (`btf_parse_kptr`); see `docs/parts/verify.md`.
+//! (`btf_parse_kptr`); see docs/ARCHITECTURE.md, "The verifier".
 
 use std::fmt;
 
