@@ -1,0 +1,185 @@
+//! `btf-encode`: pahole's `-J` command line on the `btf_encode` library.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+/// Encode the DWARF of FILE as BTF, as `pahole -J` does (pahole 1.24's bytes).
+#[derive(Parser, Debug)]
+#[command(name = "btf-encode", disable_version_flag = true)]
+struct Args {
+    /// Encode BTF (pahole's -J; the only mode).
+    #[arg(short = 'J', long = "btf_encode")]
+    btf_encode: bool,
+    /// Write raw BTF to FILE instead of a .BTF section in the input.
+    #[arg(long = "btf_encode_detached", value_name = "FILE")]
+    detached: Option<PathBuf>,
+    /// Encode split BTF on the BTF of FILE (ELF with .BTF, or raw BTF).
+    #[arg(long = "btf_base", value_name = "FILE")]
+    base: Option<PathBuf>,
+    /// Encode floating-point base types as FLOAT.
+    #[arg(long = "btf_gen_floats")]
+    gen_floats: bool,
+    /// Every BTF feature this version knows (pahole 1.24: floats).
+    #[arg(long = "btf_gen_all")]
+    gen_all: bool,
+    /// Skip units in these languages (comma-separated, pahole's names).
+    #[arg(long = "lang_exclude", value_name = "LANGS")]
+    lang_exclude: Option<String>,
+    /// Do not encode per-CPU variables.
+    #[arg(long = "skip_encoding_btf_vars")]
+    skip_vars: bool,
+    /// Do not encode btf_decl_tag annotations.
+    #[arg(long = "skip_encoding_btf_decl_tag")]
+    skip_decl_tag: bool,
+    /// Do not encode btf_type_tag annotations.
+    #[arg(long = "skip_encoding_btf_type_tag")]
+    skip_type_tag: bool,
+    /// Encode 64-bit enums as 32-bit ENUM (values truncated).
+    #[arg(long = "skip_encoding_btf_enum64")]
+    skip_enum64: bool,
+    /// Skip symbols and variables that cannot be encoded instead of failing.
+    #[arg(long = "btf_encode_force")]
+    force: bool,
+    /// Worker threads (-j, -jN, --jobs, --jobs=N). Output does not depend on it.
+    #[arg(long = "jobs", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "0")]
+    jobs: Option<usize>,
+    /// Say what was left out and why.
+    #[arg(short = 'V', long = "verbose")]
+    verbose: bool,
+    /// Print the version (pahole's form).
+    #[arg(long = "version")]
+    version: bool,
+    /// The ELF file (vmlinux, a module, an object).
+    file: Option<PathBuf>,
+}
+
+/// pahole's `-j` takes its value attached (`-j4`); clap's short options do
+/// not have optional attached values, so `-j[N]` becomes `--jobs[=N]`.
+fn normalize(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.map(|a| {
+        if a == "-j" {
+            "--jobs".to_string()
+        } else if let Some(n) = a.strip_prefix("-j").filter(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            format!("--jobs={n}")
+        } else {
+            a
+        }
+    })
+    .collect()
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("btf-encode: {msg}");
+    ExitCode::from(2)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.btf-encode.{}", std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse_from(normalize(std::env::args())) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    if args.version {
+        println!("v1.24");
+        return ExitCode::SUCCESS;
+    }
+    let Some(file) = args.file.clone() else {
+        return fail("no input file given");
+    };
+    if !args.btf_encode && args.detached.is_none() {
+        return fail("only BTF encoding is implemented: pass -J or --btf_encode_detached=FILE");
+    }
+    let Some(out) = args.detached.clone() else {
+        return fail(
+            "writing the .BTF section into the input ELF (-J without --btf_encode_detached) is not implemented yet",
+        );
+    };
+    if let Some(j) = args.jobs {
+        // Decoding is sequential for now; any -j gives the same bytes.
+        let _ = j;
+    }
+    let mut lang_exclude = Vec::new();
+    if let Some(l) = &args.lang_exclude {
+        for name in l.split(',') {
+            match btf_encode::language_code(name) {
+                Some(c) => lang_exclude.push(c),
+                None => return fail(format!("unknown language \"{name}\"")),
+            }
+        }
+    }
+    let base = match &args.base {
+        Some(p) => match btf::load(p) {
+            Ok(b) => Some(Arc::new(b)),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
+    let opts = btf_encode::Options {
+        gen_floats: args.gen_floats || args.gen_all,
+        skip_encoding_vars: args.skip_vars,
+        skip_encoding_decl_tag: args.skip_decl_tag,
+        skip_encoding_type_tag: args.skip_type_tag,
+        skip_encoding_enum64: args.skip_enum64,
+        force: args.force,
+        lang_exclude,
+        verbose: args.verbose,
+        base,
+    };
+    let encoded = match btf_encode::encode_file(&file, &opts) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    for line in &encoded.log {
+        eprintln!("{line}");
+    }
+    let Some(btf) = encoded.btf else {
+        return ExitCode::SUCCESS;
+    };
+    if let Err(e) = write_atomic(&out, &btf.to_bytes()) {
+        return fail(format!("{}: cannot write: {e}", out.display()));
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_forms() {
+        let v = normalize(["x", "-j", "-j4", "-J", "--jobs=2"].iter().map(|s| s.to_string()));
+        assert_eq!(v, ["x", "--jobs", "--jobs=4", "-J", "--jobs=2"]);
+        let a = Args::try_parse_from(normalize(["x", "-J", "-j", "f"].iter().map(|s| s.to_string()))).unwrap();
+        assert_eq!(a.jobs, Some(0));
+        assert_eq!(a.file.as_deref(), Some(Path::new("f")));
+        let a = Args::try_parse_from(normalize(["x", "-J", "-j3", "f"].iter().map(|s| s.to_string()))).unwrap();
+        assert_eq!(a.jobs, Some(3));
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error() {
+        assert!(Args::try_parse_from(["x", "--btf_gen_optimized", "f"]).is_err());
+    }
+}
