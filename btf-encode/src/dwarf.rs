@@ -409,7 +409,11 @@ impl<'a> Ctx<'a, '_> {
         self.cu.type_ids.insert(die, id);
     }
 
-    fn process(&mut self, node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>, depth: usize) -> Result<Made> {
+    fn process(
+        &mut self,
+        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
+        depth: usize,
+    ) -> Result<Made> {
         if depth > MAX_DEPTH {
             return Err(Error::new(format!(
                 "DWARF nested deeper than {MAX_DEPTH} levels in unit {}",
@@ -441,8 +445,12 @@ impl<'a> Ctx<'a, '_> {
                     annots: Vec::new(),
                 })
             }
+            // Debian's pahole 1.24 (with the toolchain backports of 1.24-4,
+            // as pahole >= 1.25) keeps no table entry for an unspecified
+            // type (binutils' return type of assembly functions): references
+            // to it become void.
+            dw::DW_TAG_unspecified_type => Made::Nothing,
             dw::DW_TAG_reference_type
-            | dw::DW_TAG_unspecified_type
             | dw::DW_TAG_ptr_to_member_type
             | dw::DW_TAG_string_type
             | dw::DW_TAG_rvalue_reference_type => Made::Type(TypeEntry {
@@ -451,11 +459,9 @@ impl<'a> Ctx<'a, '_> {
                 annots: Vec::new(),
             }),
             dw::DW_TAG_imported_declaration | dw::DW_TAG_imported_module => Made::Nothing,
-            dw::DW_TAG_imported_unit => {
-                return Err(Error::new(format!(
-                    "DW_TAG_imported_unit at .debug_info offset {off:#x} (not supported, as in pahole)"
-                )))
-            }
+            dw::DW_TAG_imported_unit => return Err(Error::new(format!(
+                "DW_TAG_imported_unit at .debug_info offset {off:#x} (not supported, as in pahole)"
+            ))),
             dw::DW_TAG_pointer_type => {
                 let ty = self.type_ref(&e);
                 let mut tags: Vec<u32> = Vec::new();
@@ -571,7 +577,8 @@ impl<'a> Ctx<'a, '_> {
                 let signed = match self.reference(&e, dw::DW_AT_type) {
                     Some(o) => {
                         let enc = self.encoding_of(o);
-                        enc == u64::from(dw::DW_ATE_signed.0) || enc == u64::from(dw::DW_ATE_signed_char.0)
+                        enc == u64::from(dw::DW_ATE_signed.0)
+                            || enc == u64::from(dw::DW_ATE_signed_char.0)
                     }
                     None => false,
                 };
@@ -582,7 +589,10 @@ impl<'a> Ctx<'a, '_> {
                     if ce.tag() != dw::DW_TAG_enumerator {
                         continue;
                     }
-                    values.push((self.string(ce, dw::DW_AT_name), self.numeric(ce, dw::DW_AT_const_value)));
+                    values.push((
+                        self.string(ce, dw::DW_AT_name),
+                        self.numeric(ce, dw::DW_AT_const_value),
+                    ));
                 }
                 Made::Type(TypeEntry {
                     kind: TypeKind::Enum {
@@ -676,7 +686,10 @@ impl<'a> Ctx<'a, '_> {
     }
 
     fn encoding_of(&self, die: usize) -> u64 {
-        let Ok(uo) = gimli::DebugInfoOffset(die).to_unit_offset(&self.unit.header).ok_or(()) else {
+        let Ok(uo) = gimli::DebugInfoOffset(die)
+            .to_unit_offset(&self.unit.header)
+            .ok_or(())
+        else {
             return 0;
         };
         match self.unit.entry(uo) {
@@ -728,7 +741,11 @@ impl<'a> Ctx<'a, '_> {
                 let dw_bit_offset = self.numeric(e, dw::DW_AT_bit_offset) as u32;
                 if byte_size != 0 {
                     let bit_size = byte_size * 8;
-                    base.wrapping_add(bit_size.wrapping_sub(dw_bit_offset).wrapping_sub(bitfield_size))
+                    base.wrapping_add(
+                        bit_size
+                            .wrapping_sub(dw_bit_offset)
+                            .wrapping_sub(bitfield_size),
+                    )
                 } else {
                     pending = Some((byte_offset, dw_bit_offset));
                     base
@@ -761,7 +778,11 @@ impl<'a> Ctx<'a, '_> {
             external: self.has(&e, dw::DW_AT_external),
             declaration,
             specification: self.reference(&e, dw::DW_AT_specification),
-            addr: if declaration { None } else { self.location_addr(&e) },
+            addr: if declaration {
+                None
+            } else {
+                self.location_addr(&e)
+            },
             ty: self.type_ref(&e),
             annots,
         })
@@ -848,7 +869,12 @@ impl<'a> Ctx<'a, '_> {
     /// A lexical block (processed like a function body without a prototype)
     /// or an inlined subroutine (its parameters are ignored, its variables,
     /// blocks and types kept).
-    fn block(&mut self, node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>, inline: bool, depth: usize) -> Result<()> {
+    fn block(
+        &mut self,
+        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
+        inline: bool,
+        depth: usize,
+    ) -> Result<()> {
         if !inline {
             return self.function_body(node, None, depth);
         }
@@ -903,7 +929,11 @@ impl Cu {
                 TypeKind::Ptr => return mult.wrapping_mul(u64::from(self.addr_size)),
                 TypeKind::Enum { bits, .. } => return mult.wrapping_mul(bits / 8),
                 TypeKind::Struct { size, members, .. } => {
-                    let s = if *size == 1 && members.is_empty() { 0 } else { *size };
+                    let s = if *size == 1 && members.is_empty() {
+                        0
+                    } else {
+                        *size
+                    };
                     return mult.wrapping_mul(s);
                 }
                 TypeKind::Array(dims) => {
@@ -929,7 +959,10 @@ impl Cu {
                 return id;
             };
             match t.kind {
-                TypeKind::Typedef(_) | TypeKind::Const | TypeKind::Volatile | TypeKind::Restrict => {
+                TypeKind::Typedef(_)
+                | TypeKind::Const
+                | TypeKind::Volatile
+                | TypeKind::Restrict => {
                     id = self.type_id(t.ty);
                 }
                 _ => return id,
@@ -954,8 +987,10 @@ impl Cu {
                 let t = self.strip(self.type_id(m.ty));
                 let mut byte_size = self.size_of(t) as u32;
                 if byte_size == 0 {
-                    if let Some(TypeKind::Base { bits, .. } | TypeKind::Enum { bits, .. }) =
-                        t.checked_sub(1).and_then(|i| self.types.get(i as usize)).map(|t| &t.kind)
+                    if let Some(TypeKind::Base { bits, .. } | TypeKind::Enum { bits, .. }) = t
+                        .checked_sub(1)
+                        .and_then(|i| self.types.get(i as usize))
+                        .map(|t| &t.kind)
                     {
                         byte_size = ((*bits as u32 + 7) / 8) * 8;
                     }
@@ -964,7 +999,11 @@ impl Cu {
                 let off = if byte_size == 0 {
                     base
                 } else {
-                    base.wrapping_add((byte_size * 8).wrapping_sub(dw_bit_offset).wrapping_sub(m.bitfield_size))
+                    base.wrapping_add(
+                        (byte_size * 8)
+                            .wrapping_sub(dw_bit_offset)
+                            .wrapping_sub(m.bitfield_size),
+                    )
                 };
                 fixed.push((mi, off));
             }
@@ -1006,7 +1045,11 @@ impl Cu {
             if self.type_id(self.functions[i].ret) != 0 {
                 continue;
             }
-            if let Some(j) = self.functions[i].origin.and_then(|o| by_die.get(&o)).copied() {
+            if let Some(j) = self.functions[i]
+                .origin
+                .and_then(|o| by_die.get(&o))
+                .copied()
+            {
                 self.functions[i].ret = Ref::Id(self.type_id(self.functions[j].ret));
             }
         }

@@ -118,7 +118,9 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
         let mut next = REL_LAYOUT_BASE;
         for s in file.sections() {
             let alloc = match s.flags() {
-                object::SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_ALLOC) != 0,
+                object::SectionFlags::Elf { sh_flags } => {
+                    sh_flags & u64::from(object::elf::SHF_ALLOC) != 0
+                }
                 _ => false,
             };
             if !alloc {
@@ -181,7 +183,8 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
             if kind != object::elf::STT_OBJECT {
                 continue;
             }
-            let (Some(ps), object::SymbolSection::Section(idx)) = (&percpu_sec, sym.section()) else {
+            let (Some(ps), object::SymbolSection::Section(idx)) = (&percpu_sec, sym.section())
+            else {
                 continue;
             };
             if idx != ps.index() || sym.size() == 0 {
@@ -252,13 +255,17 @@ fn apply_relocations(
             RelocationTarget::Absolute => 0,
             _ => continue,
         };
-        let start = usize::try_from(offset).map_err(|_| format!("relocation offset {offset:#x} out of range"))?;
-        let end = start.checked_add(size).filter(|&e| e <= buf.len()).ok_or_else(|| {
-            format!(
-                "relocation at offset {offset:#x} past the end of the section ({} bytes)",
-                buf.len()
-            )
-        })?;
+        let start = usize::try_from(offset)
+            .map_err(|_| format!("relocation offset {offset:#x} out of range"))?;
+        let end = start
+            .checked_add(size)
+            .filter(|&e| e <= buf.len())
+            .ok_or_else(|| {
+                format!(
+                    "relocation at offset {offset:#x} past the end of the section ({} bytes)",
+                    buf.len()
+                )
+            })?;
         let field = &mut buf[start..end];
         let implicit = if rel.has_implicit_addend() {
             read_uint(field, little)

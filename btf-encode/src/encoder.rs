@@ -93,10 +93,9 @@ impl<'o> Encoder<'o> {
         let off = self.b.next_id().0 - 1;
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         if !self.has_index_type {
-            let int = cu
-                .types
-                .iter()
-                .position(|t| matches!(&t.kind, TypeKind::Base { name: Some(n), .. } if n == "int"));
+            let int = cu.types.iter().position(
+                |t| matches!(&t.kind, TypeKind::Base { name: Some(n), .. } if n == "int"),
+            );
             match int {
                 Some(i) => {
                     self.has_index_type = true;
@@ -112,7 +111,11 @@ impl<'o> Encoder<'o> {
             let id = i as u32 + 1;
             let target = rid(cu.type_id(t.ty));
             match &t.kind {
-                TypeKind::Base { name, bits, encoding } => self.base_type(cu, name, *bits, *encoding)?,
+                TypeKind::Base {
+                    name,
+                    bits,
+                    encoding,
+                } => self.base_type(cu, name, *bits, *encoding)?,
                 TypeKind::Ptr => {
                     self.add(StrOff::EMPTY, false, TypeData::Ptr(TypeId(target)));
                 }
@@ -174,7 +177,11 @@ impl<'o> Encoder<'o> {
                         size: *size as u32,
                         members: ms,
                     };
-                    let data = if *union { TypeData::Union(c) } else { TypeData::Struct(c) };
+                    let data = if *union {
+                        TypeData::Union(c)
+                    } else {
+                        TypeData::Struct(c)
+                    };
                     self.add(name_off, kind_flag, data);
                 }
                 TypeKind::Enum {
@@ -200,8 +207,10 @@ impl<'o> Encoder<'o> {
                     );
                 }
                 TypeKind::Proto { params, varargs } => {
-                    let ps: Vec<(Option<String>, u32)> =
-                        params.iter().map(|p| (p.name.clone(), rid(cu.type_id(p.ty)))).collect();
+                    let ps: Vec<(Option<String>, u32)> = params
+                        .iter()
+                        .map(|p| (p.name.clone(), rid(cu.type_id(p.ty))))
+                        .collect();
                     self.proto(target, &ps, *varargs);
                 }
                 TypeKind::Unsupported(tag) => {
@@ -285,7 +294,13 @@ impl<'o> Encoder<'o> {
         )
     }
 
-    fn base_type(&mut self, cu: &Cu, name: &Option<String>, bits: u64, encoding: u64) -> Result<()> {
+    fn base_type(
+        &mut self,
+        cu: &Cu,
+        name: &Option<String>,
+        bits: u64,
+        encoding: u64,
+    ) -> Result<()> {
         let bits = bits as u16 as u64;
         let mut byte_sz = bits.div_ceil(8);
         let enc = if encoding == DW_ATE_SIGNED || encoding == DW_ATE_SIGNED_CHAR {
@@ -293,7 +308,10 @@ impl<'o> Encoder<'o> {
         } else if encoding == DW_ATE_BOOLEAN {
             types::INT_BOOL
         } else {
-            let float = matches!(encoding, DW_ATE_FLOAT | DW_ATE_COMPLEX_FLOAT | DW_ATE_IMAGINARY_FLOAT);
+            let float = matches!(
+                encoding,
+                DW_ATE_FLOAT | DW_ATE_COMPLEX_FLOAT | DW_ATE_IMAGINARY_FLOAT
+            );
             if float && self.opts.gen_floats {
                 if encoding != DW_ATE_FLOAT {
                     return Err(Error::new(format!(
@@ -308,7 +326,13 @@ impl<'o> Encoder<'o> {
                         cu.name, name
                     )));
                 }
-                self.add(n, false, TypeData::Float(types::Float { size: byte_sz as u32 }));
+                self.add(
+                    n,
+                    false,
+                    TypeData::Float(types::Float {
+                        size: byte_sz as u32,
+                    }),
+                );
                 return Ok(());
             }
             0
@@ -362,7 +386,11 @@ impl<'o> Encoder<'o> {
         if is_enum32 {
             let mut vs = Vec::with_capacity(values.len());
             for (n, v) in values {
-                let value: i64 = if skip64 { i64::from(*v as u32) } else { *v as i64 };
+                let value: i64 = if skip64 {
+                    i64::from(*v as u32)
+                } else {
+                    *v as i64
+                };
                 if value < i64::from(i32::MIN) || value > i64::from(u32::MAX) {
                     return Err(Error::new(format!(
                         "unit '{}': enumerator {:?} value {value} out of range for a 32-bit enum",
@@ -390,7 +418,10 @@ impl<'o> Encoder<'o> {
             let mut vs = Vec::with_capacity(values.len());
             for (n, v) in values {
                 let no = self.required_name(n, "enumerator", cu)?;
-                vs.push(Enum64Value { name_off: no, val: *v });
+                vs.push(Enum64Value {
+                    name_off: no,
+                    val: *v,
+                });
             }
             self.add(
                 name_off,
@@ -412,8 +443,10 @@ impl<'o> Encoder<'o> {
             }
             if f.params.iter().any(|p| p.name.is_none()) {
                 if self.opts.verbose {
-                    self.log
-                        .push(format!("function {:?}: skipped, a parameter has no name", f.name));
+                    self.log.push(format!(
+                        "function {:?}: skipped, a parameter has no name",
+                        f.name
+                    ));
                 }
                 continue;
             }
@@ -421,13 +454,17 @@ impl<'o> Encoder<'o> {
                 let Some(name) = &f.name else {
                     continue;
                 };
-                match self.functions.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                match self
+                    .functions
+                    .binary_search_by(|(n, _)| n.as_str().cmp(name))
+                {
                     Ok(i) if !self.functions[i].1 => self.functions[i].1 = true,
                     Ok(_) => continue,
                     Err(_) => {
                         if self.opts.verbose {
-                            self.log
-                                .push(format!("function '{name}': skipped, no ELF function symbol"));
+                            self.log.push(format!(
+                                "function '{name}': skipped, no ELF function symbol"
+                            ));
                         }
                         continue;
                     }
@@ -498,8 +535,10 @@ impl<'o> Encoder<'o> {
             }
             if cu.size_of(ty) == 0 {
                 if self.opts.verbose {
-                    self.log
-                        .push(format!("Ignoring zero-sized per-CPU variable '{}'...", sym.name));
+                    self.log.push(format!(
+                        "Ignoring zero-sized per-CPU variable '{}'...",
+                        sym.name
+                    ));
                 }
                 continue;
             }

@@ -135,7 +135,10 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
         btf::Endian::Little => gimli::RunTimeEndian::Little,
         btf::Endian::Big => gimli::RunTimeEndian::Big,
     };
-    let get = |id: gimli::SectionId| -> std::result::Result<gimli::EndianSlice<'_, gimli::RunTimeEndian>, gimli::Error> {
+    let get = |id: gimli::SectionId| -> std::result::Result<
+        gimli::EndianSlice<'_, gimli::RunTimeEndian>,
+        gimli::Error,
+    > {
         let data = info
             .sections
             .iter()
@@ -144,7 +147,8 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
             .unwrap_or(&[]);
         Ok(gimli::EndianSlice::new(data, endian))
     };
-    let dwarf = gimli::Dwarf::load(get).map_err(|e| Error::new(format!("cannot load DWARF: {e}")))?;
+    let dwarf =
+        gimli::Dwarf::load(get).map_err(|e| Error::new(format!("cannot load DWARF: {e}")))?;
     let has_info = info
         .sections
         .iter()
@@ -162,12 +166,22 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
         let header = match units.next() {
             Ok(Some(h)) => h,
             Ok(None) => break,
-            Err(e) => return Err(Error::new(format!("bad DWARF unit header in .debug_info: {e}"))),
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "bad DWARF unit header in .debug_info: {e}"
+                )))
+            }
         };
-        let uoff = header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0);
-        let unit = dwarf
-            .unit(header)
-            .map_err(|e| Error::new(format!("bad DWARF unit at .debug_info offset {uoff:#x}: {e}")))?;
+        let uoff = header
+            .offset()
+            .as_debug_info_offset()
+            .map(|o| o.0)
+            .unwrap_or(0);
+        let unit = dwarf.unit(header).map_err(|e| {
+            Error::new(format!(
+                "bad DWARF unit at .debug_info offset {uoff:#x}: {e}"
+            ))
+        })?;
         let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts)? else {
             continue;
         };
@@ -179,7 +193,10 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
             .map_err(|e| Error::new(format!("unit at .debug_info offset {uoff:#x}: {e}")))?;
     }
     let log = std::mem::take(&mut enc.log);
-    Ok(Encoded { btf: enc.finish()?, log })
+    Ok(Encoded {
+        btf: enc.finish()?,
+        log,
+    })
 }
 
 /// libbpf's `btf__dedup` on the encoder's output (the one place the
@@ -191,10 +208,12 @@ pub fn dedup(btf: &Btf) -> Result<Btf> {
 
 /// [`encode`] on a file (memory-mapped).
 pub fn encode_file(path: &Path, opts: &Options) -> Result<Encoded> {
-    let f = std::fs::File::open(path).map_err(|e| Error::new(format!("cannot open: {e}")).with_file(path))?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::new(format!("cannot open: {e}")).with_file(path))?;
     // SAFETY: the map is read-only and private; the file is not modified by
     // this process while mapped. Another process truncating it could fault
     // (SIGBUS), the accepted risk of every mmap-based reader (pahole too).
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::new(format!("cannot map: {e}")).with_file(path))?;
+    let map = unsafe { memmap2::Mmap::map(&f) }
+        .map_err(|e| Error::new(format!("cannot map: {e}")).with_file(path))?;
     encode_with_log(&map, opts).map_err(|e| e.with_file(path))
 }

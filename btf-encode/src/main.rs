@@ -63,7 +63,10 @@ fn normalize(args: impl Iterator<Item = String>) -> Vec<String> {
     args.map(|a| {
         if a == "-j" {
             "--jobs".to_string()
-        } else if let Some(n) = a.strip_prefix("-j").filter(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+        } else if let Some(n) = a
+            .strip_prefix("-j")
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
             format!("--jobs={n}")
         } else {
             a
@@ -78,8 +81,14 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.btf-encode.{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -169,12 +178,22 @@ mod tests {
 
     #[test]
     fn jobs_forms() {
-        let v = normalize(["x", "-j", "-j4", "-J", "--jobs=2"].iter().map(|s| s.to_string()));
+        let v = normalize(
+            ["x", "-j", "-j4", "-J", "--jobs=2"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
         assert_eq!(v, ["x", "--jobs", "--jobs=4", "-J", "--jobs=2"]);
-        let a = Args::try_parse_from(normalize(["x", "-J", "-j", "f"].iter().map(|s| s.to_string()))).unwrap();
+        let a = Args::try_parse_from(normalize(
+            ["x", "-J", "-j", "f"].iter().map(|s| s.to_string()),
+        ))
+        .unwrap();
         assert_eq!(a.jobs, Some(0));
         assert_eq!(a.file.as_deref(), Some(Path::new("f")));
-        let a = Args::try_parse_from(normalize(["x", "-J", "-j3", "f"].iter().map(|s| s.to_string()))).unwrap();
+        let a = Args::try_parse_from(normalize(
+            ["x", "-J", "-j3", "f"].iter().map(|s| s.to_string()),
+        ))
+        .unwrap();
         assert_eq!(a.jobs, Some(3));
     }
 
