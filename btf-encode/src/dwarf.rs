@@ -459,9 +459,11 @@ impl<'a> Ctx<'a, '_> {
                 annots: Vec::new(),
             }),
             dw::DW_TAG_imported_declaration | dw::DW_TAG_imported_module => Made::Nothing,
-            dw::DW_TAG_imported_unit => return Err(Error::new(format!(
+            dw::DW_TAG_imported_unit => {
+                return Err(Error::new(format!(
                 "DW_TAG_imported_unit at .debug_info offset {off:#x} (not supported, as in pahole)"
-            ))),
+            )))
+            }
             dw::DW_TAG_pointer_type => {
                 let ty = self.type_ref(&e);
                 let mut tags: Vec<u32> = Vec::new();

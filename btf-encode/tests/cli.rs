@@ -1,0 +1,215 @@
+//! The `btf-encode` binary: pahole's flags, errors that name the file and
+//! leave no output behind, compressed debug sections, corrupt input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use btfkit_tests::oracle_program;
+
+const BIN: &str = env!("CARGO_BIN_EXE_btf-encode");
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("btf-encode-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn clang(src: &str, args: &[&str], out: &Path) {
+    let c = out.with_extension("c");
+    std::fs::write(&c, src).unwrap();
+    let st = Command::new("clang")
+        .args(args)
+        .arg("-c")
+        .arg(&c)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+const SRC: &str = "struct s { int a; long b:3; }; int f(struct s *p) { return p->a; }\n";
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_is_paholes_form() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "v1.24\n");
+}
+
+#[test]
+fn unimplemented_flags_are_errors() {
+    for flag in [
+        "--btf_gen_optimized",
+        "--skip_encoding_btf_inconsistent_proto",
+        "--btf_features=default",
+    ] {
+        let (code, _, err) = run(&["-J", flag, "x.o"]);
+        assert_ne!(code, 0, "{flag} accepted");
+        assert!(!err.is_empty());
+    }
+}
+
+#[test]
+fn in_place_not_yet_is_an_error_and_leaves_input() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("inplace");
+    let o = d.join("a.o");
+    clang(SRC, &["-g", "-O2"], &o);
+    let before = std::fs::read(&o).unwrap();
+    let (code, _, err) = run(&["-J", o.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not implemented"), "{err}");
+    assert_eq!(std::fs::read(&o).unwrap(), before);
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("bad");
+    let out = d.join("out.btf");
+    let out_s = format!("--btf_encode_detached={}", out.display());
+    // No debug info.
+    let nodbg = d.join("nodbg.o");
+    clang(SRC, &["-O2"], &nodbg);
+    let (code, _, err) = run(&["-J", &out_s, nodbg.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nodbg.o") && err.contains(".debug_info"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Missing file.
+    let (code, _, err) = run(&["-J", &out_s, "/nonexistent/x.o"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.o"), "{err}");
+    // Truncated ELF, at many lengths.
+    let good = d.join("good.o");
+    clang(SRC, &["-g", "-O2"], &good);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = d.join("cut.o");
+    for len in [
+        0,
+        3,
+        16,
+        63,
+        64,
+        200,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        let (code, _, err) = run(&["-J", &out_s, cut.to_str().unwrap()]);
+        assert!(code == 0 || code == 2, "len {len}: exit {code}: {err}");
+        if code == 2 {
+            assert!(err.contains("cut.o"), "{err}");
+        }
+    }
+}
+
+/// Random byte flips in the debug sections of an object: the library returns
+/// (Ok or an error), never panics.
+#[test]
+fn corrupt_dwarf_never_panics() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("corrupt");
+    let o = d.join("c.o");
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/types.c"))
+            .unwrap();
+    clang(&src, &["-g", "-O2"], &o);
+    let bytes = std::fs::read(&o).unwrap();
+    let mut rng = btfkit_tests::Rng::new(0x5eed);
+    let opts = btf_encode::Options {
+        gen_floats: true,
+        ..Default::default()
+    };
+    for _ in 0..400 {
+        let mut m = bytes.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(m.len());
+            m[i] = rng.next() as u8;
+        }
+        let _ = btf_encode::encode(&m, &opts);
+    }
+}
+
+/// zlib- and zstd-compressed debug sections give the same BTF as plain ones.
+#[test]
+fn compressed_debug_sections() {
+    if !oracle_program("clang") || !oracle_program("objcopy") {
+        return;
+    }
+    let d = tmpdir("compressed");
+    let o = d.join("p.o");
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/tags.c"))
+        .unwrap();
+    clang(&src, &["-g", "-O2"], &o);
+    let opts = btf_encode::Options {
+        gen_floats: true,
+        ..Default::default()
+    };
+    let plain = btf_encode::encode(&std::fs::read(&o).unwrap(), &opts)
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    for kind in ["zlib", "zstd"] {
+        let c = d.join(format!("p-{kind}.o"));
+        let st = Command::new("objcopy")
+            .arg(format!("--compress-debug-sections={kind}"))
+            .arg(&o)
+            .arg(&c)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_ne!(std::fs::read(&c).unwrap(), std::fs::read(&o).unwrap());
+        let got = btf_encode::encode(&std::fs::read(&c).unwrap(), &opts)
+            .unwrap()
+            .unwrap()
+            .to_bytes();
+        assert_eq!(got, plain, "{kind}");
+    }
+}
+
+/// The detached output appears whole or not at all (temp file + rename).
+#[test]
+fn detached_output_written() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("detached");
+    let o = d.join("w.o");
+    clang(SRC, &["-g", "-O2"], &o);
+    let out = d.join("w.btf");
+    let (code, _, err) = run(&[
+        "-J",
+        "-j",
+        &format!("--btf_encode_detached={}", out.display()),
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let b = btf::load(&out).unwrap();
+    assert!(b.type_count() > 3);
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".btf-encode."))
+        .collect();
+    assert!(leftovers.is_empty());
+}
