@@ -179,6 +179,8 @@ pub struct Variable {
 /// A decoded compile unit.
 #[derive(Clone, Debug, Default)]
 pub struct Cu {
+    /// `.debug_info` offset of the unit.
+    pub offset: usize,
     /// `DW_AT_name`.
     pub name: String,
     /// `DW_AT_language`.

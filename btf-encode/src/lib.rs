@@ -46,6 +46,9 @@ pub struct Options {
     pub verbose: bool,
     /// `--btf_base`: encode split BTF on this base.
     pub base: Option<Arc<Btf>>,
+    /// `-j N`: threads decoding units (`None` or 0: rayon's default). The
+    /// output does not depend on it.
+    pub jobs: Option<usize>,
 }
 
 /// pahole's language names (`lang__str2int`), case-insensitive.
@@ -161,36 +164,59 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
         skip_type_tag: opts.skip_encoding_type_tag,
     };
     let mut enc = encoder::Encoder::new(opts, &info);
+    let mut headers = Vec::new();
     let mut units = dwarf.units();
     loop {
-        let header = match units.next() {
-            Ok(Some(h)) => h,
+        match units.next() {
+            Ok(Some(h)) => headers.push(h),
             Ok(None) => break,
             Err(e) => {
                 return Err(Error::new(format!(
                     "bad DWARF unit header in .debug_info: {e}"
                 )))
             }
-        };
-        let uoff = header
-            .offset()
-            .as_debug_info_offset()
-            .map(|o| o.0)
-            .unwrap_or(0);
-        let unit = dwarf.unit(header).map_err(|e| {
-            Error::new(format!(
-                "bad DWARF unit at .debug_info offset {uoff:#x}: {e}"
-            ))
-        })?;
-        let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts)? else {
-            continue;
+        }
+    }
+    let decode = |header: gimli::UnitHeader<gimli::EndianSlice<'_, gimli::RunTimeEndian>>| -> Result<Option<dwarf::Cu>> {
+        let uoff = header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0);
+        let unit = dwarf
+            .unit(header)
+            .map_err(|e| Error::new(format!("bad DWARF unit at .debug_info offset {uoff:#x}: {e}")))?;
+        let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts)
+            .map_err(|e| Error::new(format!("unit at .debug_info offset {uoff:#x}: {e}")))?
+        else {
+            return Ok(None);
         };
         if opts.lang_exclude.contains(&cu.language) {
-            continue;
+            return Ok(None);
         }
         cu.resolve();
-        enc.encode_cu(&cu, &info)
-            .map_err(|e| Error::new(format!("unit at .debug_info offset {uoff:#x}: {e}")))?;
+        cu.offset = uoff;
+        Ok(Some(cu))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
+    let threads = pool.current_num_threads().max(1);
+    // Units are decoded in parallel, a batch at a time, and encoded strictly
+    // in .debug_info order (see docs/ARCHITECTURE.md, btf-encode).
+    let batch = if threads == 1 { 1 } else { threads * 4 };
+    for chunk in headers.chunks(batch) {
+        let decoded: Vec<Result<Option<dwarf::Cu>>> = if threads == 1 {
+            chunk.iter().map(|h| decode(*h)).collect()
+        } else {
+            use rayon::prelude::*;
+            pool.install(|| chunk.par_iter().map(|h| decode(*h)).collect())
+        };
+        for cu in decoded {
+            let Some(cu) = cu? else {
+                continue;
+            };
+            enc.encode_cu(&cu, &info).map_err(|e| {
+                Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
+            })?;
+        }
     }
     let log = std::mem::take(&mut enc.log);
     Ok(Encoded {

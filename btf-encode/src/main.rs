@@ -44,7 +44,7 @@ struct Args {
     /// Skip symbols and variables that cannot be encoded instead of failing.
     #[arg(long = "btf_encode_force")]
     force: bool,
-    /// Worker threads (-j, -jN, --jobs, --jobs=N). Output does not depend on it.
+    /// Threads decoding units (-j: every CPU, -jN, --jobs[=N]); without it one. Output does not depend on it.
     #[arg(long = "jobs", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "0")]
     jobs: Option<usize>,
     /// Say what was left out and why.
@@ -125,10 +125,6 @@ fn main() -> ExitCode {
             "writing the .BTF section into the input ELF (-J without --btf_encode_detached) is not implemented yet",
         );
     };
-    if let Some(j) = args.jobs {
-        // Decoding is sequential for now; any -j gives the same bytes.
-        let _ = j;
-    }
     let mut lang_exclude = Vec::new();
     if let Some(l) = &args.lang_exclude {
         for name in l.split(',') {
@@ -155,6 +151,8 @@ fn main() -> ExitCode {
         lang_exclude,
         verbose: args.verbose,
         base,
+        // pahole's -j without a number: every CPU; no -j: one thread.
+        jobs: Some(args.jobs.unwrap_or(1)),
     };
     let encoded = match btf_encode::encode_file(&file, &opts) {
         Ok(e) => e,

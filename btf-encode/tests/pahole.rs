@@ -190,3 +190,30 @@ fn modules_equal_pahole() {
     eprintln!("modules compared: {n}, different: {bad}");
     assert_eq!(bad, 0, "modules differing from pahole");
 }
+
+/// `-j1`, `-j2` and `-j` give the same bytes (units decoded in parallel,
+/// encoded in order), equal to pahole's `-j1`.
+#[test]
+fn jobs_do_not_change_bytes() {
+    if !oracle_program("pahole") {
+        return;
+    }
+    let Some(vmlinux) = oracle_file(VMLINUX_61) else {
+        return;
+    };
+    let base = Arc::new(btf::load(&vmlinux).unwrap());
+    let Some(m) = modules_61()
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("/nf_tables.ko"))
+    else {
+        btfkit_tests::oracle(false, "nf_tables.ko");
+        return;
+    };
+    let dir = tmpdir("jobs");
+    let expect = pahole(&m, STD, Some(&vmlinux), &dir.join("nf_tables.pahole"));
+    for jobs in [1, 2, 0] {
+        let mut o = options(STD, Some(base.clone()));
+        o.jobs = Some(jobs);
+        assert_eq!(ours(&m, &o), expect, "jobs={jobs}");
+    }
+}
