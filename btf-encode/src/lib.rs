@@ -114,11 +114,15 @@ pub fn encode(data: &[u8], opts: &Options) -> Result<Option<Btf>> {
 
 /// [`encode`], with the `-V` messages.
 pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
+    let clock = std::time::Instant::now();
     let raw = encode_raw(data, opts)?;
+    timing("encode (ELF, DWARF, BTF before dedup)", clock);
+    let clock = std::time::Instant::now();
     let btf = match raw.btf {
         Some(b) => Some(dedup(&b)?),
         None => None,
     };
+    timing("dedup", clock);
     Ok(Encoded { btf, log: raw.log })
 }
 
@@ -163,6 +167,7 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
         skip_decl_tag: opts.skip_encoding_decl_tag,
         skip_type_tag: opts.skip_encoding_type_tag,
     };
+    let clock = std::time::Instant::now();
     let mut enc = encoder::Encoder::new(opts, &info);
     let mut headers = Vec::new();
     let mut units = dwarf.units();
@@ -218,11 +223,19 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
             })?;
         }
     }
+    timing("units decoded and encoded", clock);
     let log = std::mem::take(&mut enc.log);
     Ok(Encoded {
         btf: enc.finish()?,
         log,
     })
+}
+
+/// `BTF_ENCODE_TIMING=1`: the time of each phase on stderr.
+fn timing(what: &str, since: std::time::Instant) {
+    if std::env::var_os("BTF_ENCODE_TIMING").is_some() {
+        eprintln!("btf-encode: {what}: {:.3} s", since.elapsed().as_secs_f64());
+    }
 }
 
 /// libbpf's `btf__dedup` on the encoder's output (the one place the

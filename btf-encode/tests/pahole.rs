@@ -217,3 +217,38 @@ fn jobs_do_not_change_bytes() {
         assert_eq!(ours(&m, &o), expect, "jobs={jobs}");
     }
 }
+
+/// The `.host.o` objects of the btf_dump suite, their `.BTF` removed.
+#[test]
+fn btf_dump_suite_host_objects_equal_pahole() {
+    if !oracle_program("pahole") || !oracle_program("objcopy") {
+        return;
+    }
+    let Some(shared) = btfkit_tests::shared_dir() else {
+        return;
+    };
+    let dir = tmpdir("suite");
+    let mut objs: Vec<PathBuf> = std::fs::read_dir(shared.join("suites/btf_dump"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".host.o"))
+        .collect();
+    objs.sort();
+    assert!(!objs.is_empty());
+    let mut bad = 0;
+    for o in &objs {
+        let stripped = dir.join(o.file_name().unwrap());
+        let st = Command::new("objcopy")
+            .args(["--remove-section=.BTF", "--remove-section=.BTF.ext"])
+            .arg(o)
+            .arg(&stripped)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        if !same(&stripped, STD, None, &dir) {
+            bad += 1;
+        }
+    }
+    assert_eq!(bad, 0, "suite objects differing from pahole");
+}
