@@ -18,6 +18,7 @@
 
 pub mod dwarf;
 pub mod elf;
+pub mod elf_write;
 pub mod encoder;
 
 use std::path::Path;

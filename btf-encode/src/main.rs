@@ -1,7 +1,6 @@
 //! `btf-encode`: pahole's `-J` command line on the `btf_encode` library.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -14,7 +13,8 @@ struct Args {
     /// Encode BTF (pahole's -J; the only mode).
     #[arg(short = 'J', long = "btf_encode")]
     btf_encode: bool,
-    /// Write raw BTF to FILE instead of a .BTF section in the input.
+    /// Write raw BTF to FILE instead of a .BTF section in the input (without it,
+    /// the input's .BTF section is written or replaced).
     #[arg(long = "btf_encode_detached", value_name = "FILE")]
     detached: Option<PathBuf>,
     /// Encode split BTF on the BTF of FILE (ELF with .BTF, or raw BTF).
@@ -80,28 +80,6 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.btf-encode.{}", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
-}
-
 fn main() -> ExitCode {
     let args = match Args::try_parse_from(normalize(std::env::args())) {
         Ok(a) => a,
@@ -120,11 +98,6 @@ fn main() -> ExitCode {
     if !args.btf_encode && args.detached.is_none() {
         return fail("only BTF encoding is implemented: pass -J or --btf_encode_detached=FILE");
     }
-    let Some(out) = args.detached.clone() else {
-        return fail(
-            "writing the .BTF section into the input ELF (-J without --btf_encode_detached) is not implemented yet",
-        );
-    };
     let mut lang_exclude = Vec::new();
     if let Some(l) = &args.lang_exclude {
         for name in l.split(',') {
@@ -164,10 +137,20 @@ fn main() -> ExitCode {
     let Some(btf) = encoded.btf else {
         return ExitCode::SUCCESS;
     };
-    if let Err(e) = write_atomic(&out, &btf.to_bytes()) {
-        return fail(format!("{}: cannot write: {e}", out.display()));
+    let raw = btf.to_bytes();
+    let res = match &args.detached {
+        Some(out) => btf_encode::elf_write::write_atomic(out, &raw),
+        None => std::fs::read(&file)
+            .map_err(|e| btf::Error::new(format!("cannot read: {e}")).with_file(&file))
+            .and_then(|data| {
+                btf_encode::elf_write::with_btf_section(&data, &raw).map_err(|e| e.with_file(&file))
+            })
+            .and_then(|elf| btf_encode::elf_write::write_atomic(&file, &elf)),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -187,7 +170,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(a.jobs, Some(0));
-        assert_eq!(a.file.as_deref(), Some(Path::new("f")));
+        assert_eq!(a.file.as_deref(), Some(std::path::Path::new("f")));
         let a = Args::try_parse_from(normalize(
             ["x", "-J", "-j3", "f"].iter().map(|s| s.to_string()),
         ))

@@ -101,18 +101,22 @@ fn c_sources() -> Vec<PathBuf> {
 }
 
 fn compile(src: &Path, dwarf: &str, dir: &Path) -> PathBuf {
+    compile_with("clang", src, dwarf, dir)
+}
+
+fn compile_with(cc: &str, src: &Path, dwarf: &str, dir: &Path) -> PathBuf {
     let out = dir.join(format!(
-        "{}.{dwarf}.o",
+        "{}.{cc}{dwarf}.o",
         src.file_stem().unwrap().to_string_lossy()
     ));
-    let st = Command::new("clang")
+    let st = Command::new(cc)
         .args(["-g", dwarf, "-O2", "-c"])
         .arg(src)
         .arg("-o")
         .arg(&out)
         .status()
-        .expect("run clang");
-    assert!(st.success(), "clang failed on {}", src.display());
+        .expect("run the compiler");
+    assert!(st.success(), "{cc} failed on {}", src.display());
     out
 }
 
@@ -126,6 +130,25 @@ fn clang_objects_equal_pahole() {
     for src in c_sources() {
         for dwarf in ["-gdwarf-5", "-gdwarf-4"] {
             let obj = compile(&src, dwarf, &dir);
+            if !same(&obj, STD, None, &dir) {
+                bad += 1;
+            }
+        }
+    }
+    assert_eq!(bad, 0, "objects differing from pahole");
+}
+
+/// The same sources built with gcc (which has no BTF attributes: it drops them).
+#[test]
+fn gcc_objects_equal_pahole() {
+    if !oracle_program("pahole") || !oracle_program("gcc") {
+        return;
+    }
+    let dir = tmpdir("gcc");
+    let mut bad = 0;
+    for src in c_sources() {
+        for dwarf in ["-gdwarf-5", "-gdwarf-4"] {
+            let obj = compile_with("gcc", &src, dwarf, &dir);
             if !same(&obj, STD, None, &dir) {
                 bad += 1;
             }
