@@ -996,7 +996,7 @@ impl Cu {
                         .and_then(|i| self.types.get(i as usize))
                         .map(|t| &t.kind)
                     {
-                        byte_size = ((*bits as u32 + 7) / 8) * 8;
+                        byte_size = (*bits as u32).div_ceil(8) * 8;
                     }
                 }
                 let base = byte_offset.wrapping_mul(8);
