@@ -275,3 +275,22 @@ fn btf_dump_suite_host_objects_equal_pahole() {
     }
     assert_eq!(bad, 0, "suite objects differing from pahole");
 }
+
+/// The Debian 6.1 vmlinux (163 MB of DWARF 5): pahole's bytes. Release
+/// builds only (scripts/test.sh); a debug build would take minutes.
+#[test]
+fn vmlinux_equals_pahole() {
+    if cfg!(debug_assertions) {
+        eprintln!("SKIP: vmlinux comparison runs in release builds");
+        return;
+    }
+    if !oracle_program("pahole") {
+        return;
+    }
+    let Some(vmlinux) = oracle_file(VMLINUX_61) else {
+        return;
+    };
+    let dir = tmpdir("vmlinux");
+    assert!(same(&vmlinux, STD, None, &dir), "vmlinux differs from pahole");
+    let _ = std::fs::remove_dir_all(&dir);
+}
