@@ -120,7 +120,7 @@ pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
     timing("encode (ELF, DWARF, BTF before dedup)", clock);
     let clock = std::time::Instant::now();
     let btf = match raw.btf {
-        Some(b) => Some(dedup(&b)?),
+        Some(b) => Some(dedup(b)?),
         None => None,
     };
     timing("dedup", clock);
@@ -242,8 +242,19 @@ fn timing(what: &str, since: std::time::Instant) {
 /// libbpf's `btf__dedup` on the encoder's output (the one place the
 /// deduplicator is called, so that an in-memory API can replace the byte
 /// round trip).
-pub fn dedup(btf: &Btf) -> Result<Btf> {
-    btf_dedup::dedup(btf, &btf_dedup::Options::default())
+///
+/// Takes the BTF by value: its model is dropped once written out, before the
+/// deduplicator builds its own tables (the peak memory of a vmlinux run).
+pub fn dedup(btf: Btf) -> Result<Btf> {
+    let base = btf.base().cloned();
+    let raw = btf.to_bytes();
+    drop(btf);
+    let out = btf_dedup::dedup_raw(&raw, base.as_deref(), &btf_dedup::Options::default())?;
+    drop(raw);
+    match base {
+        Some(b) => Btf::parse_split(&out, b),
+        None => Btf::parse(&out),
+    }
 }
 
 /// [`encode`] on a file (memory-mapped).
