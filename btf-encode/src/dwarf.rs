@@ -205,6 +205,68 @@ pub const DW_TAG_LLVM_ANNOTATION: u16 = 0x6000;
 type R<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
 type Die<'a, 'u> = DebuggingInformationEntry<'u, 'u, R<'a>>;
 
+/// The attributes of one DIE the loader looks at, read in one pass over its
+/// attribute list (gimli's `attr` re-parses the list on every lookup). The
+/// first occurrence of an attribute wins, as with `attr`.
+#[derive(Clone, Copy)]
+struct Snap<'a> {
+    tag: gimli::DwTag,
+    offset: gimli::UnitOffset,
+    vals: [Option<AttributeValue<R<'a>>>; SNAP_COUNT],
+}
+
+const SNAP_COUNT: usize = 17;
+
+fn snap_slot(at: gimli::DwAt) -> Option<usize> {
+    Some(match at {
+        dw::DW_AT_name => 0,
+        dw::DW_AT_byte_size => 1,
+        dw::DW_AT_encoding => 2,
+        dw::DW_AT_type => 3,
+        dw::DW_AT_declaration => 4,
+        dw::DW_AT_external => 5,
+        dw::DW_AT_abstract_origin => 6,
+        dw::DW_AT_specification => 7,
+        dw::DW_AT_data_member_location => 8,
+        dw::DW_AT_data_bit_offset => 9,
+        dw::DW_AT_bit_offset => 10,
+        dw::DW_AT_bit_size => 11,
+        dw::DW_AT_upper_bound => 12,
+        dw::DW_AT_count => 13,
+        dw::DW_AT_const_value => 14,
+        dw::DW_AT_location => 15,
+        dw::DW_AT_language => 16,
+        _ => return None,
+    })
+}
+
+impl<'a> Snap<'a> {
+    fn new(e: &Die<'a, '_>) -> Self {
+        let mut vals = [None; SNAP_COUNT];
+        let mut it = e.attrs();
+        while let Ok(Some(a)) = it.next() {
+            if let Some(i) = snap_slot(a.name()) {
+                if vals[i].is_none() {
+                    vals[i] = Some(a.raw_value());
+                }
+            }
+        }
+        Snap {
+            tag: e.tag(),
+            offset: e.offset(),
+            vals,
+        }
+    }
+
+    fn tag(&self) -> gimli::DwTag {
+        self.tag
+    }
+
+    fn get(&self, at: gimli::DwAt) -> Option<AttributeValue<R<'a>>> {
+        snap_slot(at).and_then(|i| self.vals[i])
+    }
+}
+
 /// Limits the nesting the decoder follows (crafted input).
 const MAX_DEPTH: usize = 512;
 
@@ -276,8 +338,10 @@ pub fn decode_unit<'a>(
             "unit at .debug_info offset {unit_off:#x}: expected DW_TAG_compile_unit, got {tag}"
         )));
     }
-    ctx.cu.language = ctx.numeric(root.entry(), dw::DW_AT_language);
-    ctx.cu.name = ctx.string(root.entry(), dw::DW_AT_name).unwrap_or_default();
+    ctx.cu.language = ctx.numeric(&Snap::new(root.entry()), dw::DW_AT_language);
+    ctx.cu.name = ctx
+        .string(&Snap::new(root.entry()), dw::DW_AT_name)
+        .unwrap_or_default();
     let mut children = root.children();
     while let Some(child) = children.next().map_err(|e| gerr(e, "DIE tree"))? {
         let made = ctx.process(child, 0)?;
@@ -287,8 +351,8 @@ pub fn decode_unit<'a>(
 }
 
 impl<'a> Ctx<'a, '_> {
-    fn die_offset(&self, e: &Die<'a, '_>) -> usize {
-        e.offset()
+    fn die_offset(&self, e: &Snap<'a>) -> usize {
+        e.offset
             .to_debug_info_offset(&self.unit.header)
             .map(|o| o.0)
             .unwrap_or(0)
@@ -296,9 +360,9 @@ impl<'a> Ctx<'a, '_> {
 
     /// pahole's `attr_numeric`: the data forms zero-extended (`sdata` as its
     /// two's complement), flags, addresses; anything else 0.
-    fn numeric(&self, e: &Die<'a, '_>, at: gimli::DwAt) -> u64 {
-        match e.attr(at) {
-            Ok(Some(a)) => match a.raw_value() {
+    fn numeric(&self, e: &Snap<'a>, at: gimli::DwAt) -> u64 {
+        match e.get(at) {
+            Some(v) => match v {
                 AttributeValue::Data1(v) => u64::from(v),
                 AttributeValue::Data2(v) => u64::from(v),
                 AttributeValue::Data4(v) => u64::from(v),
@@ -313,26 +377,25 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn has(&self, e: &Die<'a, '_>, at: gimli::DwAt) -> bool {
-        matches!(e.attr(at), Ok(Some(_)))
+    fn has(&self, e: &Snap<'a>, at: gimli::DwAt) -> bool {
+        e.get(at).is_some()
     }
 
-    fn string(&self, e: &Die<'a, '_>, at: gimli::DwAt) -> Option<String> {
-        let a = e.attr(at).ok()??;
-        let s = self.dwarf.attr_string(self.unit, a.raw_value()).ok()?;
+    fn string(&self, e: &Snap<'a>, at: gimli::DwAt) -> Option<String> {
+        let v = e.get(at)?;
+        let s = self.dwarf.attr_string(self.unit, v).ok()?;
         Some(String::from_utf8_lossy(s.slice()).into_owned())
     }
 
-    fn reference(&self, e: &Die<'a, '_>, at: gimli::DwAt) -> Option<usize> {
-        let a = e.attr(at).ok()??;
-        match a.raw_value() {
+    fn reference(&self, e: &Snap<'a>, at: gimli::DwAt) -> Option<usize> {
+        match e.get(at)? {
             AttributeValue::UnitRef(o) => o.to_debug_info_offset(&self.unit.header).map(|o| o.0),
             AttributeValue::DebugInfoRef(o) => Some(o.0),
             _ => None,
         }
     }
 
-    fn type_ref(&self, e: &Die<'a, '_>) -> Ref {
+    fn type_ref(&self, e: &Snap<'a>) -> Ref {
         match self.reference(e, dw::DW_AT_type) {
             Some(o) => Ref::Die(o),
             None => Ref::None,
@@ -362,9 +425,8 @@ impl<'a> Ctx<'a, '_> {
     }
 
     /// The address of a `DW_OP_addr`/`DW_OP_addrx` location.
-    fn location_addr(&self, e: &Die<'a, '_>) -> Option<u64> {
-        let a = e.attr(dw::DW_AT_location).ok()??;
-        let mut r = match a.raw_value() {
+    fn location_addr(&self, e: &Snap<'a>) -> Option<u64> {
+        let mut r = match e.get(dw::DW_AT_location)? {
             AttributeValue::Exprloc(gimli::Expression(r)) | AttributeValue::Block(r) => r,
             _ => return None,
         };
@@ -381,7 +443,7 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn annotation(&self, e: &Die<'a, '_>, idx: i32, out: &mut Vec<(String, i32)>) {
+    fn annotation(&self, e: &Snap<'a>, idx: i32, out: &mut Vec<(String, i32)>) {
         if self.skip_decl_tag {
             return;
         }
@@ -422,7 +484,7 @@ impl<'a> Ctx<'a, '_> {
                 self.cu.name
             )));
         }
-        let e = node.entry().clone();
+        let e = Snap::new(node.entry());
         let off = self.die_offset(&e);
         let tag = e.tag();
         let made = match tag {
@@ -472,7 +534,7 @@ impl<'a> Ctx<'a, '_> {
                 if !self.skip_type_tag {
                     let mut ch = node.children();
                     while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                        let ce = c.entry();
+                        let ce = &Snap::new(c.entry());
                         if ce.tag().0 != DW_TAG_LLVM_ANNOTATION {
                             continue;
                         }
@@ -518,7 +580,7 @@ impl<'a> Ctx<'a, '_> {
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
                     if c.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
-                        self.annotation(c.entry(), -1, &mut annots);
+                        self.annotation(&Snap::new(c.entry()), -1, &mut annots);
                     }
                 }
                 Made::Type(TypeEntry {
@@ -537,7 +599,7 @@ impl<'a> Ctx<'a, '_> {
                 let mut member_idx = 0i32;
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = c.entry().clone();
+                    let ce = Snap::new(c.entry());
                     match ce.tag() {
                         dw::DW_TAG_subrange_type
                         | dw::DW_TAG_variant_part
@@ -551,7 +613,7 @@ impl<'a> Ctx<'a, '_> {
                             let mut gc = c.children();
                             while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
                                 if g.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
-                                    self.annotation(g.entry(), member_idx, &mut annots);
+                                    self.annotation(&Snap::new(g.entry()), member_idx, &mut annots);
                                 }
                             }
                             member_idx += 1;
@@ -589,7 +651,7 @@ impl<'a> Ctx<'a, '_> {
                 let mut values = Vec::new();
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = c.entry();
+                    let ce = &Snap::new(c.entry());
                     if ce.tag() != dw::DW_TAG_enumerator {
                         continue;
                     }
@@ -613,7 +675,7 @@ impl<'a> Ctx<'a, '_> {
                 let mut dims = Vec::new();
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = c.entry();
+                    let ce = &Snap::new(c.entry());
                     if ce.tag() != dw::DW_TAG_subrange_type {
                         continue;
                     }
@@ -633,7 +695,7 @@ impl<'a> Ctx<'a, '_> {
                 let mut varargs = false;
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = c.entry().clone();
+                    let ce = Snap::new(c.entry());
                     match ce.tag() {
                         dw::DW_TAG_subrange_type => {}
                         dw::DW_TAG_formal_parameter => params.push(Param {
@@ -697,12 +759,12 @@ impl<'a> Ctx<'a, '_> {
             return 0;
         };
         match self.unit.entry(uo) {
-            Ok(e) => self.numeric(&e, dw::DW_AT_encoding),
+            Ok(e) => self.numeric(&Snap::new(&e), dw::DW_AT_encoding),
             Err(_) => 0,
         }
     }
 
-    fn upper_bound(&self, e: &Die<'a, '_>) -> u64 {
+    fn upper_bound(&self, e: &Snap<'a>) -> u64 {
         let udata = |v: AttributeValue<R<'a>>| -> Option<u64> {
             match v {
                 AttributeValue::Data1(v) => Some(u64::from(v)),
@@ -714,25 +776,25 @@ impl<'a> Ctx<'a, '_> {
                 _ => None,
             }
         };
-        if let Ok(Some(a)) = e.attr(dw::DW_AT_upper_bound) {
-            return udata(a.raw_value()).map(|v| v.wrapping_add(1)).unwrap_or(0);
+        if let Some(v) = e.get(dw::DW_AT_upper_bound) {
+            return udata(v).map(|v| v.wrapping_add(1)).unwrap_or(0);
         }
-        if let Ok(Some(a)) = e.attr(dw::DW_AT_count) {
-            return udata(a.raw_value()).unwrap_or(0);
+        if let Some(v) = e.get(dw::DW_AT_count) {
+            return udata(v).unwrap_or(0);
         }
         0
     }
 
-    fn member(&self, e: &Die<'a, '_>, in_union: bool) -> Member {
+    fn member(&self, e: &Snap<'a>, in_union: bool) -> Member {
         let _ = in_union;
         let bitfield_size = self.numeric(e, dw::DW_AT_bit_size) as u32;
         let ty = self.type_ref(e);
         let mut pending = None;
-        let bit_offset = if let Ok(Some(a)) = e.attr(dw::DW_AT_data_bit_offset) {
-            self.offset_attr(a.raw_value()) as u32
+        let bit_offset = if let Some(v) = e.get(dw::DW_AT_data_bit_offset) {
+            self.offset_attr(v) as u32
         } else {
-            let byte_offset = match e.attr(dw::DW_AT_data_member_location) {
-                Ok(Some(a)) => self.offset_attr(a.raw_value()),
+            let byte_offset = match e.get(dw::DW_AT_data_member_location) {
+                Some(v) => self.offset_attr(v),
                 _ => 0,
             } as u32;
             let base = byte_offset.wrapping_mul(8);
@@ -767,13 +829,13 @@ impl<'a> Ctx<'a, '_> {
     }
 
     fn variable(&mut self, node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>) -> Result<Variable> {
-        let e = node.entry().clone();
+        let e = Snap::new(node.entry());
         let declaration = self.has(&e, dw::DW_AT_declaration);
         let mut annots = Vec::new();
         let mut ch = node.children();
         while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
             if c.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
-                self.annotation(c.entry(), -1, &mut annots);
+                self.annotation(&Snap::new(c.entry()), -1, &mut annots);
             }
         }
         Ok(Variable {
@@ -809,7 +871,7 @@ impl<'a> Ctx<'a, '_> {
         let mut param_idx = 0i32;
         let mut ch = node.children();
         while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-            let ce = c.entry().clone();
+            let ce = Snap::new(c.entry());
             match ce.tag() {
                 dw::DW_TAG_call_site
                 | dw::DW_TAG_call_site_parameter
@@ -836,7 +898,7 @@ impl<'a> Ctx<'a, '_> {
                         let mut gc = c.children();
                         while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
                             if g.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
-                                self.annotation(g.entry(), param_idx, &mut f.annots);
+                                self.annotation(&Snap::new(g.entry()), param_idx, &mut f.annots);
                             }
                         }
                         f.params.push(Param { name, ty, origin });

@@ -291,6 +291,9 @@ fn vmlinux_equals_pahole() {
         return;
     };
     let dir = tmpdir("vmlinux");
-    assert!(same(&vmlinux, STD, None, &dir), "vmlinux differs from pahole");
+    assert!(
+        same(&vmlinux, STD, None, &dir),
+        "vmlinux differs from pahole"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
