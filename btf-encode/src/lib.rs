@@ -43,6 +43,8 @@ pub struct Options {
     pub force: bool,
     /// `--lang_exclude`: `DW_AT_language` codes whose units are skipped.
     pub lang_exclude: Vec<u64>,
+    /// `--lang`: when not empty, only units of these `DW_AT_language` codes.
+    pub lang_include: Vec<u64>,
     /// `-V`: collect messages on what was left out.
     pub verbose: bool,
     /// `--btf_base`: encode split BTF on this base.
@@ -193,7 +195,9 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
         else {
             return Ok(None);
         };
-        if opts.lang_exclude.contains(&cu.language) {
+        if opts.lang_exclude.contains(&cu.language)
+            || (!opts.lang_include.is_empty() && !opts.lang_include.contains(&cu.language))
+        {
             return Ok(None);
         }
         cu.resolve();

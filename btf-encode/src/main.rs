@@ -29,6 +29,9 @@ struct Args {
     /// Skip units in these languages (comma-separated, pahole's names).
     #[arg(long = "lang_exclude", value_name = "LANGS")]
     lang_exclude: Option<String>,
+    /// Only units in these languages (comma-separated, pahole's names).
+    #[arg(long = "lang", value_name = "LANGS")]
+    lang: Option<String>,
     /// Do not encode per-CPU variables.
     #[arg(long = "skip_encoding_btf_vars")]
     skip_vars: bool,
@@ -98,15 +101,24 @@ fn main() -> ExitCode {
     if !args.btf_encode && args.detached.is_none() {
         return fail("only BTF encoding is implemented: pass -J or --btf_encode_detached=FILE");
     }
-    let mut lang_exclude = Vec::new();
-    if let Some(l) = &args.lang_exclude {
+    // pahole keeps one language list (the last of --lang/--lang_exclude
+    // given), excluding if --lang_exclude was given at all; with both, this
+    // uses --lang_exclude's.
+    let list = args.lang_exclude.as_ref().or(args.lang.as_ref());
+    let mut langs = Vec::new();
+    if let Some(l) = list {
         for name in l.split(',') {
             match btf_encode::language_code(name) {
-                Some(c) => lang_exclude.push(c),
+                Some(c) => langs.push(c),
                 None => return fail(format!("unknown language \"{name}\"")),
             }
         }
     }
+    let (lang_exclude, lang_include) = if args.lang_exclude.is_some() {
+        (langs, Vec::new())
+    } else {
+        (Vec::new(), langs)
+    };
     let base = match &args.base {
         Some(p) => match btf::load(p) {
             Ok(b) => Some(Arc::new(b)),
@@ -122,6 +134,7 @@ fn main() -> ExitCode {
         skip_encoding_enum64: args.skip_enum64,
         force: args.force,
         lang_exclude,
+        lang_include,
         verbose: args.verbose,
         base,
         // pahole's -j without a number: every CPU; no -j: one thread.

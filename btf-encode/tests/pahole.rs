@@ -51,6 +51,9 @@ fn options(flags: &[&str], base: Option<Arc<btf::Btf>>) -> btf_encode::Options {
             "--skip_encoding_btf_enum64" => o.skip_encoding_enum64 = true,
             "--btf_encode_force" => o.force = true,
             "--lang_exclude=rust" => o.lang_exclude = vec![0x1c],
+            "--lang_exclude=c99" => o.lang_exclude = vec![0x0c],
+            "--lang=c99" => o.lang_include = vec![0x0c],
+            "--lang=c++" => o.lang_include = vec![0x04],
             "-j1" => {}
             other => panic!("flag {other} not mapped in the test"),
         }
@@ -171,6 +174,9 @@ fn flags_equal_pahole() {
         &["--btf_gen_floats", "--skip_encoding_btf_type_tag"],
         &["--btf_gen_floats", "--skip_encoding_btf_enum64"],
         &["--btf_gen_floats", "--btf_encode_force"],
+        &["--btf_gen_floats", "--lang_exclude=c99"],
+        &["--btf_gen_floats", "--lang=c99"],
+        &["--btf_gen_floats", "--lang=c++"],
     ];
     let mut bad = 0;
     for src in c_sources() {
