@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse_verify_dump dedup)
+[ ${#targets[@]} -gt 0 ] || targets=(parse_verify_dump dedup encode)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 seed=fuzz/corpus/seed
@@ -27,10 +27,15 @@ PY
 for o in ../shared/suites/btf_dump/*.o; do
   llvm-objcopy --dump-section .BTF="$seed/$(basename "$o").btf" "$o" /dev/null 2>/dev/null || true
 done
+# encode: ELF objects with DWARF (the suite's host objects, small ones).
+eseed=fuzz/corpus/encode-seed
+mkdir -p "$eseed"
+cp ../shared/suites/btf_dump/*.host.o "$eseed/" 2>/dev/null || true
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   echo "== $t: $SECS s"
-  (cd fuzz && cargo fuzz run "$t" "corpus/$t" corpus/seed -- \
+  s=corpus/seed; [ "$t" = encode ] && s=corpus/encode-seed
+  (cd fuzz && cargo fuzz run "$t" "corpus/$t" "$s" -- \
       -max_total_time="$SECS" -rss_limit_mb=4096 -timeout=60 -print_final_stats=1 2>&1) |
     grep -E '^(stat::|Done|==|SUMMARY|INFO: a corpus)|panicked|ERROR' || true
 done

@@ -1,1 +1,274 @@
-//! `btf-encode`: part of btfkit, to be filled by a later issue. It builds on the [`btf`] core crate.
+//! `btf-encode`: DWARF to BTF, a drop-in for `pahole -J` (pahole 1.24's
+//! output, byte for byte, is the reference).
+//!
+//! ```no_run
+//! let data = std::fs::read("prog.o")?;
+//! let opts = btf_encode::Options { gen_floats: true, ..Default::default() };
+//! if let Some(btf) = btf_encode::encode(&data, &opts)? {
+//!     std::fs::write("prog.btf", btf.to_bytes())?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The pipeline: [`elf`] reads the ELF side (debug sections, relocated for
+//! relocatable objects; function and per-CPU symbols), [`dwarf`] decodes each
+//! compile unit into pahole's tables, [`encoder`] turns them into BTF in
+//! pahole's order, and the result goes through `btf-dedup` (libbpf's
+//! `btf__dedup`, as pahole calls it).
+
+pub mod dwarf;
+pub mod elf;
+pub mod elf_write;
+pub mod encoder;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use btf::{Btf, Error, Result};
+
+/// What to encode (pahole's flags).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--btf_gen_floats`: FLOAT for floating-point base types (else INT).
+    pub gen_floats: bool,
+    /// `--skip_encoding_btf_vars`.
+    pub skip_encoding_vars: bool,
+    /// `--skip_encoding_btf_decl_tag`.
+    pub skip_encoding_decl_tag: bool,
+    /// `--skip_encoding_btf_type_tag`.
+    pub skip_encoding_type_tag: bool,
+    /// `--skip_encoding_btf_enum64`: 64-bit enums as ENUM with truncated values.
+    pub skip_encoding_enum64: bool,
+    /// `--btf_encode_force`: skip what cannot be encoded instead of failing.
+    pub force: bool,
+    /// `--lang_exclude`: `DW_AT_language` codes whose units are skipped.
+    pub lang_exclude: Vec<u64>,
+    /// `--lang`: when not empty, only units of these `DW_AT_language` codes.
+    pub lang_include: Vec<u64>,
+    /// `-V`: collect messages on what was left out.
+    pub verbose: bool,
+    /// `--btf_base`: encode split BTF on this base.
+    pub base: Option<Arc<Btf>>,
+    /// `-j N`: threads decoding units (`None` or 0: rayon's default). The
+    /// output does not depend on it.
+    pub jobs: Option<usize>,
+}
+
+/// pahole's language names (`lang__str2int`), case-insensitive.
+pub fn language_code(name: &str) -> Option<u64> {
+    const LANGS: &[(&str, u64)] = &[
+        ("c89", 0x01),
+        ("c", 0x02),
+        ("ada83", 0x03),
+        ("c++", 0x04),
+        ("cobol74", 0x05),
+        ("cobol85", 0x06),
+        ("fortran77", 0x07),
+        ("fortran90", 0x08),
+        ("pascal83", 0x09),
+        ("modula2", 0x0a),
+        ("java", 0x0b),
+        ("c99", 0x0c),
+        ("ada95", 0x0d),
+        ("fortran95", 0x0e),
+        ("pli", 0x0f),
+        ("objc", 0x10),
+        ("objc++", 0x11),
+        ("upc", 0x12),
+        ("d", 0x13),
+        ("python", 0x14),
+        ("opencl", 0x15),
+        ("go", 0x16),
+        ("modula3", 0x17),
+        ("haskell", 0x18),
+        ("c++03", 0x19),
+        ("c++11", 0x1a),
+        ("ocaml", 0x1b),
+        ("rust", 0x1c),
+        ("c11", 0x1d),
+        ("swift", 0x1e),
+        ("julia", 0x1f),
+        ("dylan", 0x20),
+        ("c++14", 0x21),
+        ("fortran03", 0x22),
+        ("fortran08", 0x23),
+        ("renderscript", 0x24),
+        ("bliss", 0x25),
+    ];
+    LANGS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, c)| c)
+}
+
+/// The result of an encoding run.
+pub struct Encoded {
+    /// The deduplicated BTF (`None`: nothing to encode, pahole writes nothing).
+    pub btf: Option<Btf>,
+    /// `-V` messages.
+    pub log: Vec<String>,
+}
+
+/// Encodes the DWARF of an ELF file (vmlinux, a module, an object) as BTF,
+/// deduplicated. `None` when there is nothing to encode.
+pub fn encode(data: &[u8], opts: &Options) -> Result<Option<Btf>> {
+    Ok(encode_with_log(data, opts)?.btf)
+}
+
+/// [`encode`], with the `-V` messages.
+pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
+    let clock = std::time::Instant::now();
+    let raw = encode_raw(data, opts)?;
+    timing("encode (ELF, DWARF, BTF before dedup)", clock);
+    let clock = std::time::Instant::now();
+    let btf = match raw.btf {
+        Some(b) => Some(dedup(b)?),
+        None => None,
+    };
+    timing("dedup", clock);
+    Ok(Encoded { btf, log: raw.log })
+}
+
+/// The encoder's output before deduplication (pahole's BTF just before
+/// `btf__dedup`).
+pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
+    let info = elf::read(data)?;
+    if let Some(name) = info.invalid_percpu_names.first() {
+        if !opts.force && !opts.skip_encoding_vars {
+            return Err(Error::new(format!(
+                "found per-CPU symbol of invalid name when encoding btf (sym: '{name}'); \
+                 use --btf_encode_force to ignore such symbols"
+            )));
+        }
+    }
+    let endian = match info.endian {
+        btf::Endian::Little => gimli::RunTimeEndian::Little,
+        btf::Endian::Big => gimli::RunTimeEndian::Big,
+    };
+    let get = |id: gimli::SectionId| -> std::result::Result<
+        gimli::EndianSlice<'_, gimli::RunTimeEndian>,
+        gimli::Error,
+    > {
+        let data = info
+            .sections
+            .iter()
+            .find(|(n, _)| *n == id.name())
+            .map(|(_, d)| d.as_ref())
+            .unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(data, endian))
+    };
+    let dwarf =
+        gimli::Dwarf::load(get).map_err(|e| Error::new(format!("cannot load DWARF: {e}")))?;
+    let has_info = info
+        .sections
+        .iter()
+        .any(|(n, d)| *n == ".debug_info" && !d.is_empty());
+    if !has_info {
+        return Err(Error::new("no DWARF: the file has no .debug_info section"));
+    }
+    let lopts = dwarf::LoadOptions {
+        skip_decl_tag: opts.skip_encoding_decl_tag,
+        skip_type_tag: opts.skip_encoding_type_tag,
+    };
+    let clock = std::time::Instant::now();
+    let mut enc = encoder::Encoder::new(opts, &info);
+    let mut headers = Vec::new();
+    let mut units = dwarf.units();
+    loop {
+        match units.next() {
+            Ok(Some(h)) => headers.push(h),
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "bad DWARF unit header in .debug_info: {e}"
+                )))
+            }
+        }
+    }
+    let decode = |header: gimli::UnitHeader<gimli::EndianSlice<'_, gimli::RunTimeEndian>>| -> Result<Option<dwarf::Cu>> {
+        let uoff = header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0);
+        let unit = dwarf
+            .unit(header)
+            .map_err(|e| Error::new(format!("bad DWARF unit at .debug_info offset {uoff:#x}: {e}")))?;
+        let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts)
+            .map_err(|e| Error::new(format!("unit at .debug_info offset {uoff:#x}: {e}")))?
+        else {
+            return Ok(None);
+        };
+        if opts.lang_exclude.contains(&cu.language)
+            || (!opts.lang_include.is_empty() && !opts.lang_include.contains(&cu.language))
+        {
+            return Ok(None);
+        }
+        cu.resolve();
+        cu.offset = uoff;
+        Ok(Some(cu))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
+    let threads = pool.current_num_threads().max(1);
+    // Units are decoded in parallel, a batch at a time, and encoded strictly
+    // in .debug_info order (see docs/ARCHITECTURE.md, btf-encode).
+    let batch = if threads == 1 { 1 } else { threads * 4 };
+    for chunk in headers.chunks(batch) {
+        let decoded: Vec<Result<Option<dwarf::Cu>>> = if threads == 1 {
+            chunk.iter().map(|h| decode(*h)).collect()
+        } else {
+            use rayon::prelude::*;
+            pool.install(|| chunk.par_iter().map(|h| decode(*h)).collect())
+        };
+        for cu in decoded {
+            let Some(cu) = cu? else {
+                continue;
+            };
+            enc.encode_cu(&cu, &info).map_err(|e| {
+                Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
+            })?;
+        }
+    }
+    timing("units decoded and encoded", clock);
+    let log = std::mem::take(&mut enc.log);
+    Ok(Encoded {
+        btf: enc.finish()?,
+        log,
+    })
+}
+
+/// `BTF_ENCODE_TIMING=1`: the time of each phase on stderr.
+fn timing(what: &str, since: std::time::Instant) {
+    if std::env::var_os("BTF_ENCODE_TIMING").is_some() {
+        eprintln!("btf-encode: {what}: {:.3} s", since.elapsed().as_secs_f64());
+    }
+}
+
+/// libbpf's `btf__dedup` on the encoder's output (the one place the
+/// deduplicator is called, so that an in-memory API can replace the byte
+/// round trip).
+///
+/// Takes the BTF by value: its model is dropped once written out, before the
+/// deduplicator builds its own tables (the peak memory of a vmlinux run).
+pub fn dedup(btf: Btf) -> Result<Btf> {
+    let base = btf.base().cloned();
+    let raw = btf.to_bytes();
+    drop(btf);
+    let out = btf_dedup::dedup_raw(&raw, base.as_deref(), &btf_dedup::Options::default())?;
+    drop(raw);
+    match base {
+        Some(b) => Btf::parse_split(&out, b),
+        None => Btf::parse(&out),
+    }
+}
+
+/// [`encode`] on a file (memory-mapped).
+pub fn encode_file(path: &Path, opts: &Options) -> Result<Encoded> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::new(format!("cannot open: {e}")).with_file(path))?;
+    // SAFETY: the map is read-only and private; the file is not modified by
+    // this process while mapped. Another process truncating it could fault
+    // (SIGBUS), the accepted risk of every mmap-based reader (pahole too).
+    let map = unsafe { memmap2::Mmap::map(&f) }
+        .map_err(|e| Error::new(format!("cannot map: {e}")).with_file(path))?;
+    encode_with_log(&map, opts).map_err(|e| e.with_file(path))
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Benchmark btf-encode against pahole 1.24, whole process, same flags:
+#   -J --btf_gen_floats --lang_exclude=rust --btf_encode_detached=OUT [-j1 | -j]
+# on an ELF with DWARF (default: the Debian 6.1 vmlinux) and optionally a
+# module (split BTF on the vmlinux). Every btf-encode output is checked byte
+# for byte against pahole -j1's. Prints a Markdown table: median wall time,
+# user+sys CPU time and peak RSS over RUNS runs.
+#
+#   bench/encode.sh [VMLINUX] [RUNS] [MODULE...]
+#
+# Environment: CARGO_TARGET_DIR (default: target), WORK (scratch dir,
+# default: a fresh mktemp -d, removed at the end).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+vmlinux=${1:-/usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64}
+runs=${2:-3}
+[ $# -ge 2 ] && shift 2 || shift $#
+target=${CARGO_TARGET_DIR:-$root/target}
+work=${WORK:-}
+cleanup=""
+if [ -z "$work" ]; then
+	work=$(mktemp -d)
+	cleanup=$work
+fi
+trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
+
+(cd "$root" && cargo build --release -q -p btf-encode)
+ours="$target/release/btf-encode"
+flags="-J --btf_gen_floats --lang_exclude=rust"
+
+# measure OUT CMD...: runs CMD $runs times; prints "median_wall cpu rss_mib"
+measure() {
+	out=$1
+	shift
+	: >"$work/times"
+	i=0
+	while [ $i -lt "$runs" ]; do
+		rm -f "$out"
+		/usr/bin/time -f "%e %U %S %M" -o "$work/t1" "$@" "--btf_encode_detached=$out" >/dev/null 2>"$work/err" || {
+			cat "$work/err" >&2
+			exit 1
+		}
+		cat "$work/t1" >>"$work/times"
+		i=$((i + 1))
+	done
+	sort -n "$work/times" | awk -v n="$runs" '{w[NR]=$1; c[NR]=$2+$3; m[NR]=$4} END {
+		mid=int((n+1)/2); printf "%.2f %.2f %.0f\n", w[mid], c[mid], m[mid]/1024 }'
+}
+
+row() { # LABEL "wall cpu rss"
+	set -- "$1" $2
+	printf "| %s | %s s | %s s | %s MiB |\n" "$1" "$2" "$3" "$4"
+}
+
+input() { # FILE [BASE]
+	file=$1
+	base=${2:-}
+	bflag=""
+	[ -n "$base" ] && bflag="--btf_base $base"
+	echo
+	echo "$(basename "$file"), $runs runs, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+	echo
+	echo "| tool | wall (median) | CPU user+sys | peak RSS |"
+	echo "|---|---|---|---|"
+	# shellcheck disable=SC2086
+	row "pahole 1.24 -j1" "$(measure "$work/p1" pahole $flags -j1 $bflag "$file")"
+	# shellcheck disable=SC2086
+	row "pahole 1.24 -j" "$(measure "$work/pj" pahole $flags -j $bflag "$file")"
+	for j in -j1 -j; do
+		# shellcheck disable=SC2086
+		row "btf-encode $j" "$(measure "$work/o$j" "$ours" $flags $j $bflag "$file")"
+		cmp "$work/p1" "$work/o$j" || { echo "btf-encode $j differs from pahole -j1" >&2; exit 1; }
+	done
+}
+
+input "$vmlinux"
+for m in "$@"; do
+	input "$m" "$vmlinux"
+done

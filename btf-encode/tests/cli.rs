@@ -1,0 +1,317 @@
+//! The `btf-encode` binary: pahole's flags, errors that name the file and
+//! leave no output behind, compressed debug sections, corrupt input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use btfkit_tests::oracle_program;
+
+const BIN: &str = env!("CARGO_BIN_EXE_btf-encode");
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("btf-encode-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn clang(src: &str, args: &[&str], out: &Path) {
+    compiler("clang", src, args, out)
+}
+
+fn compiler(cc: &str, src: &str, args: &[&str], out: &Path) {
+    let c = out.with_extension("c");
+    std::fs::write(&c, src).unwrap();
+    let st = Command::new(cc)
+        .args(args)
+        .arg("-c")
+        .arg(&c)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+const SRC: &str = "struct s { int a; long b:3; }; int f(struct s *p) { return p->a; }\n";
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_is_paholes_form() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "v1.24\n");
+}
+
+#[test]
+fn unimplemented_flags_are_errors() {
+    for flag in [
+        "--btf_gen_optimized",
+        "--skip_encoding_btf_inconsistent_proto",
+        "--btf_features=default",
+    ] {
+        let (code, _, err) = run(&["-J", flag, "x.o"]);
+        assert_ne!(code, 0, "{flag} accepted");
+        assert!(!err.is_empty());
+    }
+}
+
+/// A failing in-place run (object's ELF builder does not know clang's
+/// SHT_LLVM_ADDRSIG) leaves the input byte-identical.
+#[test]
+fn failing_in_place_leaves_input() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("inplace-fail");
+    let o = d.join("a.o");
+    clang(SRC, &["-g", "-O2", "-faddrsig"], &o);
+    let before = std::fs::read(&o).unwrap();
+    let (code, _, err) = run(&["-J", o.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("a.o"), "{err}");
+    assert_eq!(std::fs::read(&o).unwrap(), before);
+    let leftovers = std::fs::read_dir(&d).unwrap().flatten().count();
+    assert_eq!(leftovers, 2, "only a.c and a.o");
+}
+
+fn dump_section(elf: &Path, name: &str) -> Vec<u8> {
+    let out = elf.with_extension("section");
+    let st = Command::new("objcopy")
+        .arg(format!("--dump-section={name}={}", out.display()))
+        .arg(elf)
+        .arg(elf.with_extension("discard"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+fn count_sections(elf: &Path, name: &str) -> usize {
+    let data = std::fs::read(elf).unwrap();
+    use object::{Object, ObjectSection};
+    let f = object::File::parse(&*data).unwrap();
+    f.sections().filter(|s| s.name() == Ok(name)).count()
+}
+
+/// In place: a new `.BTF` section, then a replaced one (never two), equal to
+/// the detached output. (A gcc object: clang's objects name their sections
+/// from `.strtab`, which object's ELF builder does not rewrite.)
+#[test]
+fn in_place_equals_detached() {
+    if !oracle_program("gcc") || !oracle_program("objcopy") {
+        return;
+    }
+    let d = tmpdir("inplace");
+    let o = d.join("p.o");
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/types.c"))
+            .unwrap();
+    compiler("gcc", &src, &["-g", "-O2"], &o);
+    let det = d.join("p.btf");
+    let (code, _, err) = run(&[
+        "-J",
+        "--btf_gen_floats",
+        &format!("--btf_encode_detached={}", det.display()),
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for round in 0..2 {
+        let (code, _, err) = run(&["-J", "--btf_gen_floats", o.to_str().unwrap()]);
+        assert_eq!(code, 0, "round {round}: {err}");
+        assert_eq!(count_sections(&o, ".BTF"), 1, "round {round}");
+        assert_eq!(
+            dump_section(&o, ".BTF"),
+            std::fs::read(&det).unwrap(),
+            "round {round}"
+        );
+    }
+}
+
+/// A module (which already has a `.BTF`) encoded in place: the section is
+/// replaced and equals pahole's in-place result.
+#[test]
+fn module_in_place_equals_pahole() {
+    if !oracle_program("pahole") || !oracle_program("objcopy") {
+        return;
+    }
+    let Some(vmlinux) = btfkit_tests::oracle_file(btfkit_tests::VMLINUX_61) else {
+        return;
+    };
+    let Some(m) = btfkit_tests::modules_61()
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("/af_key.ko"))
+    else {
+        btfkit_tests::oracle(false, "af_key.ko");
+        return;
+    };
+    let d = tmpdir("modinplace");
+    let ours = d.join("ours.ko");
+    let theirs = d.join("theirs.ko");
+    std::fs::copy(&m, &ours).unwrap();
+    std::fs::copy(&m, &theirs).unwrap();
+    let v = vmlinux.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "-J",
+        "--btf_gen_floats",
+        "--btf_base",
+        v,
+        ours.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let st = Command::new("pahole")
+        .args(["-J", "--btf_gen_floats", "--btf_base", v])
+        .arg(&theirs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(count_sections(&ours, ".BTF"), 1);
+    assert_eq!(dump_section(&ours, ".BTF"), dump_section(&theirs, ".BTF"));
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("bad");
+    let out = d.join("out.btf");
+    let out_s = format!("--btf_encode_detached={}", out.display());
+    // No debug info.
+    let nodbg = d.join("nodbg.o");
+    clang(SRC, &["-O2"], &nodbg);
+    let (code, _, err) = run(&["-J", &out_s, nodbg.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nodbg.o") && err.contains(".debug_info"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Missing file.
+    let (code, _, err) = run(&["-J", &out_s, "/nonexistent/x.o"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.o"), "{err}");
+    // Truncated ELF, at many lengths.
+    let good = d.join("good.o");
+    clang(SRC, &["-g", "-O2"], &good);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = d.join("cut.o");
+    for len in [
+        0,
+        3,
+        16,
+        63,
+        64,
+        200,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        let (code, _, err) = run(&["-J", &out_s, cut.to_str().unwrap()]);
+        assert!(code == 0 || code == 2, "len {len}: exit {code}: {err}");
+        if code == 2 {
+            assert!(err.contains("cut.o"), "{err}");
+        }
+    }
+}
+
+/// Random byte flips in the debug sections of an object: the library returns
+/// (Ok or an error), never panics.
+#[test]
+fn corrupt_dwarf_never_panics() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("corrupt");
+    let o = d.join("c.o");
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/types.c"))
+            .unwrap();
+    clang(&src, &["-g", "-O2"], &o);
+    let bytes = std::fs::read(&o).unwrap();
+    let mut rng = btfkit_tests::Rng::new(0x5eed);
+    let opts = btf_encode::Options {
+        gen_floats: true,
+        ..Default::default()
+    };
+    for _ in 0..400 {
+        let mut m = bytes.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(m.len());
+            m[i] = rng.next() as u8;
+        }
+        let _ = btf_encode::encode(&m, &opts);
+    }
+}
+
+/// zlib- and zstd-compressed debug sections give the same BTF as plain ones.
+#[test]
+fn compressed_debug_sections() {
+    if !oracle_program("clang") || !oracle_program("objcopy") {
+        return;
+    }
+    let d = tmpdir("compressed");
+    let o = d.join("p.o");
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/tags.c"))
+        .unwrap();
+    clang(&src, &["-g", "-O2"], &o);
+    let opts = btf_encode::Options {
+        gen_floats: true,
+        ..Default::default()
+    };
+    let plain = btf_encode::encode(&std::fs::read(&o).unwrap(), &opts)
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    for kind in ["zlib", "zstd"] {
+        let c = d.join(format!("p-{kind}.o"));
+        let st = Command::new("objcopy")
+            .arg(format!("--compress-debug-sections={kind}"))
+            .arg(&o)
+            .arg(&c)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_ne!(std::fs::read(&c).unwrap(), std::fs::read(&o).unwrap());
+        let got = btf_encode::encode(&std::fs::read(&c).unwrap(), &opts)
+            .unwrap()
+            .unwrap()
+            .to_bytes();
+        assert_eq!(got, plain, "{kind}");
+    }
+}
+
+/// The detached output appears whole or not at all (temp file + rename).
+#[test]
+fn detached_output_written() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("detached");
+    let o = d.join("w.o");
+    clang(SRC, &["-g", "-O2"], &o);
+    let out = d.join("w.btf");
+    let (code, _, err) = run(&[
+        "-J",
+        "-j",
+        &format!("--btf_encode_detached={}", out.display()),
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let b = btf::load(&out).unwrap();
+    assert!(b.type_count() > 3);
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".btf-encode."))
+        .collect();
+    assert!(leftovers.is_empty());
+}

@@ -1,0 +1,29 @@
+//! Fuzz target: DWARF to BTF on arbitrary bytes (seeded with ELF objects).
+//! Must never panic, hang or overflow the stack; BTF it returns must parse
+//! again, and the result must not depend on the thread count.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut opts = btf_encode::Options {
+        gen_floats: true,
+        jobs: Some(1),
+        ..Default::default()
+    };
+    let one = btf_encode::encode(data, &opts);
+    if let Ok(Some(btf)) = &one {
+        btf::Btf::parse(&btf.to_bytes()).expect("output parses");
+    }
+    opts.jobs = Some(2);
+    let two = btf_encode::encode(data, &opts);
+    match (one, two) {
+        (Ok(a), Ok(b)) => assert_eq!(
+            a.map(|b| b.to_bytes()),
+            b.map(|b| b.to_bytes()),
+            "output depends on the thread count"
+        ),
+        (Err(_), Err(_)) => {}
+        _ => panic!("success depends on the thread count"),
+    }
+});
