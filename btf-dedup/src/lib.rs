@@ -23,6 +23,7 @@ mod engine;
 mod flat;
 mod strings;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use btf::format::Header;
@@ -113,7 +114,17 @@ impl PreparedBase {
                 "the BTF to deduplicate is not split BTF on the prepared base",
             ));
         }
-        dedup_btf(Some(self), btf, opts)
+        dedup_btf(Some(self), Cow::Borrowed(btf), opts)
+    }
+
+    /// [`PreparedBase::dedup`] taking the BTF by value (see [`dedup_owned`]).
+    pub fn dedup_owned(&self, btf: Btf, opts: &Options) -> Result<Btf> {
+        if !btf.base().is_some_and(|b| self.is(b)) {
+            return Err(Error::new(
+                "the BTF to deduplicate is not split BTF on the prepared base",
+            ));
+        }
+        dedup_btf(Some(self), Cow::Owned(btf), opts)
     }
 }
 
@@ -245,7 +256,7 @@ pub fn dedup_raw(data: &[u8], base: Option<&Btf>, opts: &Options) -> Result<Vec<
 pub fn dedup(btf: &Btf, opts: &Options) -> Result<Btf> {
     match btf.base() {
         Some(b) => PreparedBase::new(b)?.dedup(btf, opts),
-        None => dedup_btf(None, btf, opts),
+        None => dedup_btf(None, Cow::Borrowed(btf), opts),
     }
 }
 
@@ -254,7 +265,25 @@ pub fn dedup_builder(b: btf::Builder, opts: &Options) -> Result<Btf> {
     dedup(&b.finish()?, opts)
 }
 
-fn dedup_btf(base: Option<&PreparedBase>, btf: &Btf, opts: &Options) -> Result<Btf> {
+/// [`dedup`] taking the BTF by value: its model is dropped once its types
+/// are in dedup's word table, before the passes run, so the peak memory is
+/// the table and the dedup state, not the model besides (the encoder's path
+/// for a whole vmlinux).
+pub fn dedup_owned(btf: Btf, opts: &Options) -> Result<Btf> {
+    match btf.base().cloned() {
+        Some(b) => {
+            let p = PreparedBase::new(&b)?;
+            drop(b);
+            p.dedup_owned(btf, opts)
+        }
+        None => dedup_btf(None, Cow::Owned(btf), opts),
+    }
+}
+
+/// The in-memory path: the own types as words, the passes, the result
+/// decoded. An owned `btf` is dropped as soon as its types are words.
+fn dedup_btf(base: Option<&PreparedBase>, btf: Cow<'_, Btf>, opts: &Options) -> Result<Btf> {
+    let (endian, base_btf) = (btf.endian(), btf.base().cloned());
     let own_words: usize = btf
         .own_type_slice()
         .iter()
@@ -265,14 +294,14 @@ fn dedup_btf(base: Option<&PreparedBase>, btf: &Btf, opts: &Options) -> Result<B
     for t in btf.own_type_slice() {
         btf::write::write_type_words(&mut table.words, t);
     }
-    let header = Header::canonical(
-        btf.endian(),
-        (4 * own_words) as u32,
-        btf.own_strings().len() as u32,
-    );
-    let input = finish_input(table, first, base, btf.own_strings().to_vec(), header)?;
+    let own_strs = match btf {
+        Cow::Owned(b) => b.into_parts().2,
+        Cow::Borrowed(b) => b.own_strings().to_vec(),
+    };
+    let header = Header::canonical(endian, (4 * own_words) as u32, own_strs.len() as u32);
+    let input = finish_input(table, first, base, own_strs, header)?;
     let (h, words, strs) = run(input, opts)?;
-    btf::read::raw::from_words(h.endian, btf.base().cloned(), &words, &strs)
+    btf::read::raw::from_words(h.endian, base_btf, &words, &strs)
 }
 
 /// [`dedup_raw`] for any container [`btf::parse_any`] reads (raw, ELF

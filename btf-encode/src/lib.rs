@@ -244,21 +244,11 @@ fn timing(what: &str, since: std::time::Instant) {
 }
 
 /// libbpf's `btf__dedup` on the encoder's output (the one place the
-/// deduplicator is called, so that an in-memory API can replace the byte
-/// round trip).
-///
-/// Takes the BTF by value: its model is dropped once written out, before the
-/// deduplicator builds its own tables (the peak memory of a vmlinux run).
+/// deduplicator is called), in memory: [`btf_dedup::dedup_owned`] takes the
+/// BTF by value and drops its model once its types are dedup's words, before
+/// the passes build their tables (the peak memory of a vmlinux run).
 pub fn dedup(btf: Btf) -> Result<Btf> {
-    let base = btf.base().cloned();
-    let raw = btf.to_bytes();
-    drop(btf);
-    let out = btf_dedup::dedup_raw(&raw, base.as_deref(), &btf_dedup::Options::default())?;
-    drop(raw);
-    match base {
-        Some(b) => Btf::parse_split(&out, b),
-        None => Btf::parse(&out),
-    }
+    btf_dedup::dedup_owned(btf, &btf_dedup::Options::default())
 }
 
 /// [`encode`] on a file (memory-mapped).
