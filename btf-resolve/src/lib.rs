@@ -1,1 +1,1068 @@
-//! `btf-resolve`: part of btfkit, to be filled by a later issue. It builds on the [`btf`] core crate.
+//! `btf-resolve`: the kernel build's `resolve_btfids`, as a library.
+//!
+//! After the final link, the `.BTF_ids` section of vmlinux (and of each module)
+//! holds zeroed 4-byte slots, each marked by a symbol
+//! `__BTF_ID__<kind>__<name>__<n>`, and sets (`__BTF_ID__set__<name>`,
+//! `__BTF_ID__set8__<name>`) whose first word is a count. Resolving writes the
+//! BTF type id of each named type into its slots, the member count into each
+//! set, and sorts each set by id (a set8 keeps each `{id, flags}` pair whole).
+//!
+//! Data flow: [`elf::read`] (section header, symbols) → [`collect`] (strict
+//! symbol names, offsets checked against the section) → [`plan`] (names
+//! looked up through [`btf::NameIndex`], the new section bytes computed in
+//! memory, every check made) → [`write_in_place`] (one verified write of the
+//! section's bytes) or, with [`WriteMode::Atomic`], [`write_section`] (a
+//! copy renamed over the file); only when a byte changes.
+//!
+//! Invariants:
+//! - Nothing is written before every check has passed; a failing run leaves
+//!   the file as it was.
+//! - Only bytes inside `.BTF_ids` change, at `sh_offset + (st_value - sh_addr)`,
+//!   in the ELF's byte order, with no alignment assumed.
+//! - Idempotent: on a resolved file the plan gives the same bytes. A set8 whose
+//!   slots already hold ids is recognised (its pairs hold the same ids as a
+//!   fresh resolution would write) and only re-sorted, so flags stay with their
+//!   ids (resolve_btfids writes the ids back at the symbols' places, which the
+//!   first sort moved, and so gives flags to the wrong kfuncs).
+//! - Sorting is stable, so equal ids keep their order (glibc's qsort, a merge
+//!   sort, does the same for the sizes involved).
+//! - Warnings come in resolve_btfids' order and words.
+
+pub mod elf;
+pub mod symbols;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use btf::{Btf, Kind, NameIndex, TypeData, TypeId};
+
+use crate::elf::{Found, IdsSection, RawSymbol};
+use crate::symbols::{Parsed, SlotKind};
+
+/// What went wrong: a message that names the file, set, symbol, object file
+/// and section offset where they are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(String);
+
+impl Error {
+    /// A new error.
+    pub fn new(msg: impl Into<String>) -> Self {
+        Error(msg.into())
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<btf::Error> for Error {
+    fn from(e: btf::Error) -> Self {
+        Error(e.to_string())
+    }
+}
+
+/// One id slot: a 4-byte word of `.BTF_ids` marked by a slot symbol.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    /// The kind looked up.
+    pub kind: SlotKind,
+    /// The type name.
+    pub name: Vec<u8>,
+    /// Offset in the section.
+    pub offset: u64,
+    /// The symbol.
+    pub symbol: RawSymbol,
+}
+
+/// A `BTF_SET` or `BTF_SET8`.
+#[derive(Debug, Clone)]
+pub struct Set {
+    /// Whether this is a set8 (pairs of id and flags).
+    pub set8: bool,
+    /// The set's name.
+    pub name: Vec<u8>,
+    /// Offset of the count word in the section.
+    pub offset: u64,
+    /// Number of members (from the symbol's size).
+    pub count: u64,
+    /// The symbol.
+    pub symbol: RawSymbol,
+}
+
+impl Set {
+    /// Size of one entry.
+    pub fn entry_size(&self) -> u64 {
+        if self.set8 {
+            8
+        } else {
+            4
+        }
+    }
+
+    /// Offset of the first entry.
+    pub fn entries_offset(&self) -> u64 {
+        self.offset + self.entry_size()
+    }
+
+    /// The set's byte range in the section.
+    pub fn end(&self) -> u64 {
+        self.entries_offset() + self.count * self.entry_size()
+    }
+}
+
+/// A `BTF_ID_LIST` label (any other symbol in the section).
+#[derive(Debug, Clone)]
+pub struct Label {
+    /// The label's name.
+    pub name: Vec<u8>,
+    /// Offset in the section.
+    pub offset: u64,
+}
+
+/// The symbols of `.BTF_ids`, sorted into slots, sets and labels.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    /// Number of `__BTF_ID__` symbols.
+    pub btf_id_symbols: usize,
+    /// Id slots, in symbol-table order.
+    pub slots: Vec<Slot>,
+    /// Sets, in symbol-table order.
+    pub sets: Vec<Set>,
+    /// Other symbols (list labels), in symbol-table order.
+    pub labels: Vec<Label>,
+}
+
+fn sym_name(s: &RawSymbol) -> String {
+    String::from_utf8_lossy(&s.name).into_owned()
+}
+
+/// Where a symbol is, for messages: `symbol X (object file F) at .BTF_ids offset 0xN`.
+fn sym_at(s: &RawSymbol, off: Option<u64>) -> String {
+    let mut m = format!("symbol {}", sym_name(s));
+    if let Some(f) = &s.file {
+        m += &format!(" (object file {f})");
+    }
+    match off {
+        Some(o) => m += &format!(" at .BTF_ids offset {o:#x}"),
+        None => m += &format!(" (st_value {:#x})", s.value),
+    }
+    m
+}
+
+/// Sorts the section's symbols into slots, sets and labels, checking names,
+/// offsets and sizes against the section.
+pub fn collect(sec: &IdsSection) -> Result<Collected, Error> {
+    let mut c = Collected::default();
+    let mut set_names: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for s in &sec.symbols {
+        let off = s.value.checked_sub(sec.addr);
+        let parsed = symbols::parse(&s.name)
+            .map_err(|why| Error::new(format!("{}: malformed name: {why}", sym_at(s, off))))?;
+        let Some(parsed) = parsed else {
+            if let Some(o) = off.filter(|&o| o <= sec.size) {
+                c.labels.push(Label {
+                    name: s.name.clone(),
+                    offset: o,
+                });
+            }
+            continue;
+        };
+        c.btf_id_symbols += 1;
+        let off = match off {
+            Some(o) if o.checked_add(4).is_some_and(|e| e <= sec.size) => o,
+            _ => {
+                return Err(Error::new(format!(
+                    "{}: points outside .BTF_ids (address {:#x}, section {:#x}..{:#x})",
+                    sym_at(s, off),
+                    s.value,
+                    sec.addr,
+                    sec.addr.saturating_add(sec.size)
+                )))
+            }
+        };
+        match parsed {
+            Parsed::Slot { kind, name } => c.slots.push(Slot {
+                kind,
+                name,
+                offset: off,
+                symbol: s.clone(),
+            }),
+            Parsed::Set { set8, name } => {
+                let what = if set8 { "set8" } else { "set" };
+                let set_name = String::from_utf8_lossy(&name).into_owned();
+                if let Some(&prev) = set_names.get(&name) {
+                    let p: &Set = &c.sets[prev];
+                    return Err(Error::new(format!(
+                        "duplicate set name '{set_name}': {} and {}",
+                        sym_at(&p.symbol, Some(p.offset)),
+                        sym_at(s, Some(off))
+                    )));
+                }
+                let esz = if set8 { 8 } else { 4 };
+                if s.size == 0 {
+                    return Err(Error::new(format!(
+                        "{what} '{set_name}', {}: size 0: the BTF_{}_END is missing",
+                        sym_at(s, Some(off)),
+                        what.to_ascii_uppercase()
+                    )));
+                }
+                if s.size < esz || s.size % esz != 0 {
+                    return Err(Error::new(format!(
+                        "{what} '{set_name}', {}: size {} is not a whole number of {esz}-byte entries",
+                        sym_at(s, Some(off)),
+                        s.size
+                    )));
+                }
+                let set = Set {
+                    set8,
+                    name,
+                    offset: off,
+                    count: s.size / esz - 1,
+                    symbol: s.clone(),
+                };
+                if set.end() > sec.size || set.count > u64::from(u32::MAX) {
+                    return Err(Error::new(format!(
+                        "{what} '{set_name}', {}: its {} entries end at offset {:#x}, past the end of .BTF_ids ({:#x})",
+                        sym_at(s, Some(off)),
+                        set.count,
+                        set.end(),
+                        sec.size
+                    )));
+                }
+                set_names.insert(set.name.clone(), c.sets.len());
+                c.sets.push(set);
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// What resolving reports besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// `__BTF_ID__` symbols.
+    pub symbols: usize,
+    /// Id slots.
+    pub slots: usize,
+    /// `BTF_SET`s.
+    pub sets: usize,
+    /// `BTF_SET8`s.
+    pub set8s: usize,
+    /// Distinct names looked up.
+    pub names: usize,
+    /// Names not found.
+    pub unresolved: usize,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Warnings are errors (upstream `--fatal_warnings`).
+    pub fatal_warnings: bool,
+    /// Run the extra checks (`--check`).
+    pub check: bool,
+    /// How to write the file.
+    pub write: WriteMode,
+}
+
+/// The result of resolving one section in memory.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The section as found.
+    pub section: IdsSection,
+    /// The symbols.
+    pub collected: Collected,
+    /// The new bytes of the section.
+    pub bytes: Vec<u8>,
+    /// Warning lines, as resolve_btfids prints them (no newline).
+    pub warnings: Vec<String>,
+    /// `-v` lines.
+    pub verbose: Vec<String>,
+    /// Counts.
+    pub stats: Stats,
+    /// The id each (kind, name) resolved to (0: not found).
+    pub ids: BTreeMap<(SlotKind, Vec<u8>), u32>,
+}
+
+fn rd(buf: &[u8], off: u64, big: bool) -> u32 {
+    let o = off as usize;
+    let w = [buf[o], buf[o + 1], buf[o + 2], buf[o + 3]];
+    if big {
+        u32::from_be_bytes(w)
+    } else {
+        u32::from_le_bytes(w)
+    }
+}
+
+fn wr(buf: &mut [u8], off: u64, v: u32, big: bool) {
+    let o = off as usize;
+    let w = if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    };
+    buf[o..o + 4].copy_from_slice(&w);
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Resolves the section in memory: `section` are the section's current bytes,
+/// `btf` the BTF to look names up in (split BTF includes its base).
+pub fn plan(
+    sec: IdsSection,
+    section: &[u8],
+    btf: &Btf,
+    index: &NameIndex,
+    opts: &Options,
+) -> Result<Plan, Error> {
+    if section.len() as u64 != sec.size {
+        return Err(Error::new("internal: section bytes and header disagree"));
+    }
+    let c = collect(&sec)?;
+    let big = sec.big_endian;
+
+    // Every distinct name, looked up once.
+    let mut all_ids: BTreeMap<(SlotKind, Vec<u8>), Vec<u32>> = BTreeMap::new();
+    let mut nr: BTreeMap<SlotKind, usize> = BTreeMap::new();
+    for s in &c.slots {
+        *nr.entry(s.kind).or_default() += 1;
+        all_ids.entry((s.kind, s.name.clone())).or_insert_with(|| {
+            index
+                .find_all_kind(btf, s.name.as_slice(), s.kind.btf_kind())
+                .map(|t| t.0)
+                .collect()
+        });
+    }
+
+    // resolve_btfids walks the types in id order and stops looking at a kind
+    // once its counter (symbols of the kind, minus names found) reaches 0, so
+    // a later duplicate is reported only while the counter is positive.
+    let mut firsts: BTreeMap<SlotKind, Vec<u32>> = BTreeMap::new();
+    for ((k, _), ids) in &all_ids {
+        if let Some(&f) = ids.first() {
+            firsts.entry(*k).or_default().push(f);
+        }
+    }
+    for v in firsts.values_mut() {
+        v.sort_unstable();
+    }
+    let mut dup_warnings: Vec<(u32, String)> = Vec::new();
+    for ((k, name), ids) in &all_ids {
+        let Some(&first) = ids.first() else { continue };
+        let total = nr.get(k).copied().unwrap_or(0);
+        let fs = firsts.get(k).map_or(&[][..], Vec::as_slice);
+        for &t in &ids[1..] {
+            let found_before = fs.partition_point(|&f| f < t);
+            if total > found_before {
+                dup_warnings.push((
+                    t,
+                    format!(
+                        "WARN: multiple IDs found for '{}': {first}, {t} - using {first}",
+                        lossy(name)
+                    ),
+                ));
+            }
+        }
+    }
+    dup_warnings.sort_by_key(|w| w.0);
+    let mut warnings: Vec<String> = dup_warnings.into_iter().map(|w| w.1).collect();
+
+    let ids: BTreeMap<(SlotKind, Vec<u8>), u32> = all_ids
+        .iter()
+        .map(|(k, v)| (k.clone(), v.first().copied().unwrap_or(0)))
+        .collect();
+
+    // resolve_btfids keeps names in trees walked from the largest name down.
+    for kind in SlotKind::ALL {
+        for ((k, name), &id) in ids.iter().rev() {
+            if *k == kind && id == 0 {
+                warnings.push(format!(
+                    "WARN: resolve_btfids: unresolved symbol {}",
+                    lossy(name)
+                ));
+            }
+        }
+    }
+
+    // Set members.
+    let mut in_set8: BTreeMap<u64, usize> = BTreeMap::new();
+    for (si, set) in c.sets.iter().enumerate() {
+        if !set.set8 {
+            continue;
+        }
+        for s in &c.slots {
+            if s.offset >= set.entries_offset() && s.offset < set.end() {
+                if (s.offset - set.entries_offset()) % 8 != 0 {
+                    return Err(Error::new(format!(
+                        "set8 '{}': {} is not the id word of a pair",
+                        lossy(&set.name),
+                        sym_at(&s.symbol, Some(s.offset))
+                    )));
+                }
+                in_set8.insert(s.offset, si);
+            }
+        }
+    }
+    // A set8 already resolved is only re-sorted (see the invariants).
+    let mut resolved_set8 = vec![false; c.sets.len()];
+    for (si, set) in c.sets.iter().enumerate() {
+        if !set.set8 {
+            continue;
+        }
+        let members: Vec<&Slot> = c
+            .slots
+            .iter()
+            .filter(|s| in_set8.get(&s.offset) == Some(&si))
+            .collect();
+        if members.iter().all(|s| rd(section, s.offset, big) == 0) {
+            continue;
+        }
+        let member_offs: std::collections::BTreeSet<u64> =
+            members.iter().map(|s| s.offset).collect();
+        let mut have: Vec<u32> = Vec::new();
+        let mut want: Vec<u32> = Vec::new();
+        for i in 0..set.count {
+            let o = set.entries_offset() + 8 * i;
+            have.push(rd(section, o, big));
+            if !member_offs.contains(&o) {
+                want.push(rd(section, o, big));
+            }
+        }
+        // Each member offset once (a symbol pair at one place counts once).
+        for &o in &member_offs {
+            if let Some(s) = members.iter().find(|s| s.offset == o) {
+                want.push(ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0));
+            }
+        }
+        have.sort_unstable();
+        want.sort_unstable();
+        if have != want {
+            return Err(Error::new(format!(
+                "set8 '{}', {}: already holds ids that are not the ones this BTF gives; its flags cannot be matched to its kfuncs (resolve the unresolved object, or the same BTF)",
+                lossy(&set.name),
+                sym_at(&set.symbol, Some(set.offset))
+            )));
+        }
+        resolved_set8[si] = true;
+    }
+
+    let mut buf = section.to_vec();
+    let mut verbose = Vec::new();
+    for kind in SlotKind::ALL {
+        // Names from the largest down, each name's slots in symbol order.
+        let mut of_kind: Vec<&Slot> = c.slots.iter().filter(|s| s.kind == kind).collect();
+        of_kind.sort_by(|a, b| b.name.cmp(&a.name));
+        for s in of_kind {
+            let id = ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0);
+            if let Some(&si) = in_set8.get(&s.offset) {
+                if resolved_set8[si] {
+                    continue;
+                }
+            }
+            verbose.push(format!(
+                "patching addr {:5}: ID {:7} [{}]",
+                s.offset,
+                id,
+                lossy(&s.name)
+            ));
+            wr(&mut buf, s.offset, id, big);
+        }
+    }
+    let mut set_order: Vec<usize> = (0..c.sets.len()).collect();
+    set_order.sort_by(|&a, &b| c.sets[b].name.cmp(&c.sets[a].name));
+    for &si in &set_order {
+        let set = &c.sets[si];
+        verbose.push(format!(
+            "patching addr {:5}: ID {:7} [{}]",
+            set.offset,
+            set.count,
+            lossy(&set.name)
+        ));
+        wr(&mut buf, set.offset, set.count as u32, big);
+    }
+    for &si in &set_order {
+        let set = &c.sets[si];
+        let start = set.entries_offset() as usize;
+        let end = set.end() as usize;
+        let region = &mut buf[start..end];
+        let esz = set.entry_size() as usize;
+        let mut entries: Vec<[u8; 8]> = region
+            .chunks_exact(esz)
+            .map(|ch| {
+                let mut e = [0u8; 8];
+                e[..esz].copy_from_slice(ch);
+                e
+            })
+            .collect();
+        let key = |e: &[u8; 8]| {
+            let w = [e[0], e[1], e[2], e[3]];
+            (if big {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            }) as i32
+        };
+        entries.sort_by_key(key);
+        for (ch, e) in region.chunks_exact_mut(esz).zip(&entries) {
+            ch.copy_from_slice(&e[..esz]);
+        }
+        verbose.push(format!(
+            "sorting  addr {:5}: cnt {:6} [{}]",
+            set.offset,
+            set.count,
+            lossy(&set.name)
+        ));
+    }
+
+    let stats = Stats {
+        symbols: c.btf_id_symbols,
+        slots: c.slots.len(),
+        sets: c.sets.iter().filter(|s| !s.set8).count(),
+        set8s: c.sets.iter().filter(|s| s.set8).count(),
+        names: ids.len(),
+        unresolved: ids.values().filter(|&&i| i == 0).count(),
+    };
+    let plan = Plan {
+        section: sec,
+        collected: c,
+        bytes: buf,
+        warnings,
+        verbose,
+        stats,
+        ids,
+    };
+    if opts.fatal_warnings && !plan.warnings.is_empty() {
+        return Err(Error::new(format!(
+            "{} warning(s), fatal with --fatal_warnings: {}",
+            plan.warnings.len(),
+            plan.warnings.join("; ")
+        )));
+    }
+    if opts.check {
+        let problems = check(&plan, btf);
+        if !problems.is_empty() {
+            return Err(Error::new(format!(
+                "--check found {} problem(s):\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            )));
+        }
+    }
+    Ok(plan)
+}
+
+/// The `--check` rules on a plan: every set8 entry is a FUNC; in each
+/// destructor list (a `BTF_ID_LIST` whose label has `dtor` in its name, of
+/// `struct T` / `func f` pairs) `f` has the shape `void f(T *)`; no slot left
+/// 0 (slots without a symbol, `BTF_ID_UNUSED`, are not looked at).
+pub fn check(plan: &Plan, btf: &Btf) -> Vec<String> {
+    let big = plan.section.big_endian;
+    let mut out = Vec::new();
+    for s in &plan.collected.slots {
+        if plan.ids.get(&(s.kind, s.name.clone())).copied() == Some(0) {
+            out.push(format!(
+                "{}: {} '{}' not found in BTF",
+                sym_at(&s.symbol, Some(s.offset)),
+                s.kind.as_str(),
+                lossy(&s.name)
+            ));
+        }
+    }
+    for set in plan.collected.sets.iter().filter(|s| s.set8) {
+        for i in 0..set.count {
+            let o = set.entries_offset() + 8 * i;
+            let id = rd(&plan.bytes, o, big);
+            if !btf.is_kind(TypeId(id), Kind::Func) {
+                out.push(format!(
+                    "set8 '{}': entry {i} (offset {o:#x}) holds id {id}, which is not a FUNC",
+                    lossy(&set.name)
+                ));
+            }
+        }
+    }
+    let by_off: BTreeMap<u64, &Slot> = plan.collected.slots.iter().map(|s| (s.offset, s)).collect();
+    for label in &plan.collected.labels {
+        if !label.name.windows(4).any(|w| w == b"dtor") {
+            continue;
+        }
+        let mut o = label.offset;
+        while let (Some(st), Some(f)) = (by_off.get(&o), by_off.get(&(o + 4))) {
+            if st.kind != SlotKind::Struct || f.kind != SlotKind::Func {
+                break;
+            }
+            let sid = rd(&plan.bytes, o, big);
+            let fid = rd(&plan.bytes, o + 4, big);
+            if let Some(why) = dtor_shape(btf, TypeId(sid), TypeId(fid)) {
+                out.push(format!(
+                    "dtor list {}: {} is not 'void {}(struct {} *)': {why}",
+                    lossy(&label.name),
+                    lossy(&f.name),
+                    lossy(&f.name),
+                    lossy(&st.name)
+                ));
+            }
+            o += 8;
+        }
+    }
+    out
+}
+
+fn dtor_shape(btf: &Btf, st: TypeId, f: TypeId) -> Option<String> {
+    let Some(TypeData::Func(func)) = btf.type_by_id(f).map(|t| &t.data) else {
+        return Some("not a FUNC".into());
+    };
+    let Some(TypeData::FuncProto(p)) = btf.type_by_id(func.proto).map(|t| &t.data) else {
+        return Some("its prototype is not a FUNC_PROTO".into());
+    };
+    if !p.ret.is_void() {
+        return Some("it returns a value".into());
+    }
+    if p.params.len() != 1 {
+        return Some(format!("it takes {} parameters", p.params.len()));
+    }
+    let ptr = btf.skip_mods(p.params[0].ty, true);
+    let Some(TypeData::Ptr(to)) = btf.type_by_id(ptr).map(|t| &t.data) else {
+        return Some("its parameter is not a pointer".into());
+    };
+    if btf.skip_mods(*to, true) != st {
+        return Some("its parameter points to another type".into());
+    }
+    None
+}
+
+/// The inverse of resolving, for tests and benchmarks: from a resolved plan
+/// (on a resolved file), the section as the linker left it: every slot and
+/// set count 0, each set8 kfunc's flags back beside its own slot (taken from
+/// the sorted pair holding its id). The set8 header flags stay.
+pub fn unresolved_section(plan: &Plan) -> Vec<u8> {
+    let big = plan.section.big_endian;
+    let c = &plan.collected;
+    let orig = &plan.bytes;
+    let mut buf = orig.clone();
+    for set in c.sets.iter().filter(|s| s.set8) {
+        let mut pairs: Vec<(u32, u32, bool)> = (0..set.count)
+            .map(|i| {
+                let o = set.entries_offset() + 8 * i;
+                (rd(orig, o, big), rd(orig, o + 4, big), false)
+            })
+            .collect();
+        for s in &c.slots {
+            if s.offset < set.entries_offset() || s.offset >= set.end() {
+                continue;
+            }
+            let id = plan
+                .ids
+                .get(&(s.kind, s.name.clone()))
+                .copied()
+                .unwrap_or(0);
+            if let Some(p) = pairs.iter_mut().find(|p| p.0 == id && !p.2) {
+                p.2 = true;
+                wr(&mut buf, s.offset + 4, p.1, big);
+            }
+        }
+    }
+    for s in &c.slots {
+        wr(&mut buf, s.offset, 0, big);
+    }
+    for set in &c.sets {
+        wr(&mut buf, set.offset, 0, big);
+    }
+    buf
+}
+
+/// The result of [`resolve_file`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing to resolve (no `.BTF_ids` or no symbol table): the reason.
+    Nothing(&'static str),
+    /// Resolved; `written` says whether the file changed.
+    Resolved {
+        /// The plan.
+        plan: Box<Plan>,
+        /// Whether bytes changed (and the file was rewritten).
+        written: bool,
+        /// The BTF the names were looked up in.
+        btf: Box<Btf>,
+    },
+}
+
+/// Where the BTF comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `--btf FILE`: BTF (raw or ELF) to use instead of the ELF's `.BTF`.
+    pub btf: Option<PathBuf>,
+    /// `-b BASE`: base BTF for split BTF (a module on vmlinux).
+    pub base: Option<PathBuf>,
+}
+
+fn read_map(path: &Path) -> Result<memmap2::Mmap, Error> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::new(format!("{}: cannot open: {e}", path.display())))?;
+    // SAFETY: the map is read-only and private to this process; the file is
+    // replaced by rename, never written in place, so the mapped bytes do not
+    // change under us unless another program writes the file meanwhile, which
+    // resolve_btfids does not guard against either.
+    unsafe { memmap2::Mmap::map(&f) }
+        .map_err(|e| Error::new(format!("{}: cannot map: {e}", path.display())))
+}
+
+/// Loads the BTF to resolve against: `--btf FILE` or the ELF's own `.BTF`
+/// (on `.BTF.base` when the ELF has one, as the 6.12 tool does; else on `-b`).
+pub fn load_btf(elf_path: &Path, elf_data: &[u8], src: &Sources) -> Result<Btf, Error> {
+    let base = match &src.base {
+        Some(b) => {
+            Some(Arc::new(btf::load(b).map_err(|e| {
+                Error::new(format!("{}: base BTF: {e}", b.display()))
+            })?))
+        }
+        None => None,
+    };
+    if let Some(p) = &src.btf {
+        let data = btf::read::file::read_file(p)
+            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
+        return btf::parse_any(&data, base)
+            .map_err(|e| Error::new(format!("{}: BTF: {e}", p.display())));
+    }
+    let sec = btf::read::elf::section_data(elf_data, ".BTF")
+        .map_err(|e| Error::new(format!("{}: {e}", elf_path.display())))?;
+    let Some(sec) = sec else {
+        return Err(Error::new(format!(
+            "{}: no .BTF section: BTF generation failed or was skipped (pahole -J did not run, or CONFIG_DEBUG_INFO_BTF is off); pass --btf FILE to use BTF from elsewhere",
+            elf_path.display()
+        )));
+    };
+    let dist = btf::read::elf::section_data(elf_data, ".BTF.base")
+        .map_err(|e| Error::new(format!("{}: {e}", elf_path.display())))?;
+    let base = match dist {
+        Some(d) => Some(Arc::new(Btf::parse(&d).map_err(|e| {
+            Error::new(format!("{}: .BTF.base: {e}", elf_path.display()))
+        })?)),
+        None => base,
+    };
+    btf::read::raw::parse(&sec, base)
+        .map_err(|e| Error::new(format!("{}: .BTF section: {e}", elf_path.display())))
+}
+
+/// Resolves `path` in place: reads it, plans, and when a byte changes writes
+/// the file once, atomically ([`write_section`]).
+pub fn resolve_file(path: &Path, src: &Sources, opts: &Options) -> Result<Outcome, Error> {
+    let map = read_map(path)?;
+    let data: &[u8] = &map;
+    let sec = match elf::read(data).map_err(|e| Error::new(format!("{}: {e}", path.display())))? {
+        Found::Nothing(why) => return Ok(Outcome::Nothing(why)),
+        Found::Ids(s) => s,
+    };
+    let btf = load_btf(path, data, src)?;
+    let index = NameIndex::new(&btf);
+    let (off, size) = (sec.file_offset as usize, sec.size as usize);
+    let old = &data[off..off + size];
+    let plan = plan(sec, old, &btf, &index, opts)
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    let written = plan.bytes != old;
+    if written {
+        write_with(
+            opts.write,
+            path,
+            data,
+            plan.section.file_offset,
+            &plan.bytes,
+        )?;
+    }
+    Ok(Outcome::Resolved {
+        plan: Box::new(plan),
+        written,
+        btf: Box::new(btf),
+    })
+}
+
+/// Writes `output`: `input` with its `.BTF_ids` unresolved
+/// ([`unresolved_section`]). `Ok(false)`: nothing to unresolve (copied as is).
+pub fn unresolve_file(input: &Path, output: &Path, src: &Sources) -> Result<bool, Error> {
+    let data = std::fs::read(input).map_err(|e| Error::new(format!("{}: {e}", input.display())))?;
+    let sec = match elf::read(&data).map_err(|e| Error::new(format!("{}: {e}", input.display())))? {
+        Found::Nothing(_) => {
+            std::fs::write(output, &data)
+                .map_err(|e| Error::new(format!("{}: {e}", output.display())))?;
+            return Ok(false);
+        }
+        Found::Ids(s) => s,
+    };
+    let btf = load_btf(input, &data, src)?;
+    let index = NameIndex::new(&btf);
+    let (off, size) = (sec.file_offset as usize, sec.size as usize);
+    let mut out = data.clone();
+    let plan = plan(
+        sec,
+        &data[off..off + size],
+        &btf,
+        &index,
+        &Options::default(),
+    )?;
+    let mut resolved = plan.clone();
+    resolved.bytes = data[off..off + size].to_vec();
+    out[off..off + size].copy_from_slice(&unresolved_section(&resolved));
+    std::fs::write(output, &out).map_err(|e| Error::new(format!("{}: {e}", output.display())))?;
+    Ok(true)
+}
+
+/// `--patch_btfids BLOB ELF`: puts the bytes of BLOB (a resolved `.BTF_ids`,
+/// as newer resolve_btfids write it to `<elf>.BTF_ids`) into ELF's `.BTF_ids`.
+/// The sizes must agree.
+pub fn patch_from_blob(elf_path: &Path, blob: &[u8], mode: WriteMode) -> Result<bool, Error> {
+    let map = read_map(elf_path)?;
+    let data: &[u8] = &map;
+    let sec = match elf::read(data)
+        .map_err(|e| Error::new(format!("{}: {e}", elf_path.display())))?
+    {
+        Found::Nothing(why) => return Err(Error::new(format!("{}: {why}", elf_path.display()))),
+        Found::Ids(s) => s,
+    };
+    if blob.len() as u64 != sec.size {
+        return Err(Error::new(format!(
+            "{}: .BTF_ids is {} bytes, the blob {}",
+            elf_path.display(),
+            sec.size,
+            blob.len()
+        )));
+    }
+    let (off, size) = (sec.file_offset as usize, sec.size as usize);
+    if &data[off..off + size] == blob {
+        return Ok(false);
+    }
+    write_with(mode, elf_path, data, sec.file_offset, blob)?;
+    Ok(true)
+}
+
+/// How the patched section reaches the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// One `pwrite` of the section's bytes into the file, after checking that
+    /// the file still holds the bytes the plan was made from, then read back
+    /// and compared. Writes a few KiB whatever the file's size (resolve_btfids
+    /// also patches in place).
+    #[default]
+    InPlace,
+    /// A copy of the file with the new section, beside it, renamed over it:
+    /// atomic even if the process dies mid-write, at the cost of copying the
+    /// whole file (about 4 s for the 561 MB vmlinux on ext4).
+    Atomic,
+}
+
+/// Writes `bytes` at `offset` of `path` in place: checks the file still
+/// holds `data[offset..]` there, writes once, reads back.
+pub fn write_in_place(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::FileExt;
+    let err = |what: &str, e: std::io::Error| {
+        Error::new(format!("{}: cannot {what}: {e}", path.display()))
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| err("open for writing", e))?;
+    let len = f.metadata().map_err(|e| err("stat", e))?.len();
+    let off = offset as usize;
+    let mut cur = vec![0u8; bytes.len()];
+    f.read_exact_at(&mut cur, offset)
+        .map_err(|e| err("read", e))?;
+    if len != data.len() as u64 || cur != data[off..off + bytes.len()] {
+        return Err(Error::new(format!(
+            "{}: changed while being read; not written",
+            path.display()
+        )));
+    }
+    f.write_all_at(bytes, offset).map_err(|e| {
+        err(
+            &format!("write {} bytes at offset {offset:#x}", bytes.len()),
+            e,
+        )
+    })?;
+    f.read_exact_at(&mut cur, offset)
+        .map_err(|e| err("read back", e))?;
+    if cur != bytes {
+        return Err(Error::new(format!(
+            "{}: .BTF_ids at offset {offset:#x} does not read back as written",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes with `mode`: [`write_in_place`] or [`write_section`].
+pub fn write_with(
+    mode: WriteMode,
+    path: &Path,
+    data: &[u8],
+    offset: u64,
+    bytes: &[u8],
+) -> Result<(), Error> {
+    match mode {
+        WriteMode::InPlace => write_in_place(path, data, offset, bytes),
+        WriteMode::Atomic => write_section(path, data, offset, bytes),
+    }
+}
+
+/// Writes a copy of `data` (the file's current bytes) with `bytes` at
+/// `offset` to a temporary file beside `path`, with `path`'s permissions,
+/// checks it, and renames it over `path`. On any failure the temporary file
+/// is removed and `path` is untouched.
+pub fn write_section(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::FileExt;
+    let err = |what: &str, e: std::io::Error| {
+        Error::new(format!("{}: cannot {what}: {e}", path.display()))
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "elf".into());
+    let tmp = dir.join(format!(".{base}.btf-resolve.{}.tmp", std::process::id()));
+    let perms = std::fs::metadata(path)
+        .map_err(|e| err("stat", e))?
+        .permissions();
+    let result = (|| -> Result<(), Error> {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| err(&format!("create {}", tmp.display()), e))?;
+        // The copy goes through copy_file_range (std::io::copy between files):
+        // the kernel copies, or shares extents where the file system can.
+        let mut src = std::fs::File::open(path).map_err(|e| err("open", e))?;
+        let copied = std::io::copy(&mut src, &mut f)
+            .map_err(|e| err(&format!("copy to {}", tmp.display()), e))?;
+        if copied != data.len() as u64 {
+            return Err(Error::new(format!(
+                "{}: changed size while being read ({} bytes, then {copied})",
+                path.display(),
+                data.len()
+            )));
+        }
+        let mut cur = vec![0u8; bytes.len()];
+        f.read_exact_at(&mut cur, offset)
+            .map_err(|e| err(&format!("read back {}", tmp.display()), e))?;
+        let off = offset as usize;
+        if cur != data[off..off + bytes.len()] {
+            return Err(Error::new(format!(
+                "{}: changed while being read",
+                path.display()
+            )));
+        }
+        f.write_all_at(bytes, offset)
+            .map_err(|e| err(&format!("write {}", tmp.display()), e))?;
+        let mut back = vec![0u8; bytes.len()];
+        f.read_exact_at(&mut back, offset)
+            .map_err(|e| err(&format!("read back {}", tmp.display()), e))?;
+        let len = f
+            .metadata()
+            .map_err(|e| err(&format!("stat {}", tmp.display()), e))?
+            .len();
+        if back != bytes || len != data.len() as u64 {
+            return Err(Error::new(format!(
+                "{}: the written copy does not read back as written",
+                tmp.display()
+            )));
+        }
+        std::fs::set_permissions(&tmp, perms.clone())
+            .map_err(|e| err(&format!("set permissions of {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(&format!("rename {}", tmp.display()), e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `--report json`: every list and set with names, ids and flags.
+pub fn report_json(plan: &Plan, btf: &Btf) -> serde_json::Value {
+    use serde_json::json;
+    let big = plan.section.big_endian;
+    let c = &plan.collected;
+    let by_off: BTreeMap<u64, &Slot> = c.slots.iter().map(|s| (s.offset, s)).collect();
+    let set_offs: std::collections::BTreeSet<u64> = c.sets.iter().map(|s| s.offset).collect();
+    let mut starts: Vec<u64> = c
+        .labels
+        .iter()
+        .map(|l| l.offset)
+        .chain(set_offs.iter().copied())
+        .chain(c.sets.iter().map(Set::end))
+        .collect();
+    starts.push(plan.section.size);
+    starts.sort_unstable();
+    let type_name = |id: u32| btf.name_of(TypeId(id)).to_string();
+    let mut lists = Vec::new();
+    for l in &c.labels {
+        if set_offs.contains(&l.offset) {
+            continue;
+        }
+        let end = starts
+            .iter()
+            .copied()
+            .find(|&s| s > l.offset)
+            .unwrap_or(plan.section.size);
+        let mut entries = Vec::new();
+        let mut o = l.offset;
+        while o + 4 <= end {
+            let id = rd(&plan.bytes, o, big);
+            entries.push(match by_off.get(&o) {
+                Some(s) => {
+                    json!({"offset": o, "kind": s.kind.as_str(), "name": lossy(&s.name), "id": id})
+                }
+                None => json!({"offset": o, "unused": true, "id": id}),
+            });
+            o += 4;
+        }
+        lists.push(json!({"name": lossy(&l.name), "offset": l.offset, "entries": entries}));
+    }
+    let mut sets = Vec::new();
+    for s in &c.sets {
+        let mut entries = Vec::new();
+        for i in 0..s.count {
+            let o = s.entries_offset() + s.entry_size() * i;
+            let id = rd(&plan.bytes, o, big);
+            let mut e = json!({"id": id, "name": type_name(id)});
+            if s.set8 {
+                e["flags"] = json!(rd(&plan.bytes, o + 4, big));
+            }
+            entries.push(e);
+        }
+        let mut v = json!({
+            "name": lossy(&s.name),
+            "kind": if s.set8 { "set8" } else { "set" },
+            "offset": s.offset,
+            "count": s.count,
+        });
+        if s.set8 {
+            v["flags"] = json!(rd(&plan.bytes, s.offset + 4, big));
+        }
+        v["entries"] = json!(entries);
+        sets.push(v);
+    }
+    json!({
+        "symbols": plan.stats.symbols,
+        "slots": plan.stats.slots,
+        "sets": plan.stats.sets,
+        "set8s": plan.stats.set8s,
+        "unresolved": plan.stats.unresolved,
+        "warnings": plan.warnings,
+        "lists": lists,
+        "id_sets": sets,
+    })
+}
