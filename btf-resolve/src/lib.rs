@@ -1066,3 +1066,145 @@ pub fn report_json(plan: &Plan, btf: &Btf) -> serde_json::Value {
         "id_sets": sets,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use btf::Builder;
+
+    /// BTF with funcs f1..f3 (ids in that order) and struct s.
+    fn btf() -> (Btf, [u32; 4]) {
+        let mut b = Builder::new();
+        let int = b.add_int("int", 4, btf::types::INT_SIGNED);
+        let proto = b.add_func_proto(int, &[("x", int)]);
+        let f1 = b.add_func("f1", proto, 0);
+        let f2 = b.add_func("f2", proto, 0);
+        let f3 = b.add_func("f3", proto, 0);
+        let s = b.add_struct("s", 4, &[("a", int, 0)]);
+        (b.finish().unwrap(), [f1.0, f2.0, f3.0, s.0])
+    }
+
+    fn sym(index: usize, name: &str, value: u64, size: u64) -> RawSymbol {
+        RawSymbol {
+            index,
+            name: name.as_bytes().to_vec(),
+            value,
+            size,
+            file: Some("t.c".into()),
+        }
+    }
+
+    /// A section at address 0x1000: list [s, f3], set8 {f3:0x30, f1:0x10, f2:0x20}
+    /// with header flags 1, set {f2, f1}.
+    fn section(big: bool) -> (IdsSection, Vec<u8>) {
+        let a = 0x1000;
+        let symbols = vec![
+            sym(1, "list", a, 0),
+            sym(2, "__BTF_ID__struct__s__1", a, 4),
+            sym(3, "__BTF_ID__func__f3__2", a + 4, 4),
+            sym(4, "__BTF_ID__set8__k", a + 8, 32),
+            sym(5, "__BTF_ID__func__f3__3", a + 16, 4),
+            sym(6, "__BTF_ID__func__f1__4", a + 24, 4),
+            sym(7, "__BTF_ID__func__f2__5", a + 32, 4),
+            sym(8, "__BTF_ID__set__t", a + 40, 12),
+            sym(9, "__BTF_ID__func__f2__6", a + 44, 4),
+            sym(10, "__BTF_ID__func__f1__7", a + 48, 4),
+        ];
+        let mut bytes = vec![0u8; 52];
+        wr(&mut bytes, 12, 1, big);
+        wr(&mut bytes, 20, 0x30, big);
+        wr(&mut bytes, 28, 0x10, big);
+        wr(&mut bytes, 36, 0x20, big);
+        let sec = IdsSection {
+            index: 3,
+            file_offset: 0x41,
+            addr: a,
+            size: 52,
+            big_endian: big,
+            symbols,
+        };
+        (sec, bytes)
+    }
+
+    fn words(b: &[u8], big: bool) -> Vec<u32> {
+        (0..b.len() as u64 / 4).map(|i| rd(b, 4 * i, big)).collect()
+    }
+
+    #[test]
+    fn both_byte_orders_sets_sorted_flags_kept_idempotent() {
+        let (btf, [f1, f2, f3, s]) = btf();
+        let index = NameIndex::new(&btf);
+        for big in [false, true] {
+            let (sec, bytes) = section(big);
+            let p = plan(sec.clone(), &bytes, &btf, &index, &Options::default()).unwrap();
+            assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+            assert_eq!(
+                words(&p.bytes, big),
+                vec![s, f3, 3, 1, f1, 0x10, f2, 0x20, f3, 0x30, 2, f1, f2]
+            );
+            let again = plan(sec.clone(), &p.bytes, &btf, &index, &Options::default()).unwrap();
+            assert_eq!(again.bytes, p.bytes, "second run changed the section");
+            // Unresolving gives the input back.
+            assert_eq!(unresolved_section(&p), bytes);
+            assert_eq!(
+                (p.stats.symbols, p.stats.slots, p.stats.sets, p.stats.set8s),
+                (9, 7, 1, 1)
+            );
+        }
+    }
+
+    #[test]
+    fn set8_resolved_with_other_ids_is_refused() {
+        let (btf, _) = btf();
+        let index = NameIndex::new(&btf);
+        let (sec, mut bytes) = section(false);
+        wr(&mut bytes, 16, 77, false);
+        let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
+        assert!(e.message().contains("set8 'k'"), "{e}");
+    }
+
+    #[test]
+    fn faults_name_symbol_file_and_offset() {
+        let (btf, _) = btf();
+        let index = NameIndex::new(&btf);
+        let (mut sec, bytes) = section(false);
+        sec.symbols[8].value = 0x1000 + 52;
+        let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
+        let m = e.message();
+        assert!(
+            m.contains("__BTF_ID__func__f2__6") && m.contains("object file t.c"),
+            "{m}"
+        );
+        assert!(m.contains("points outside .BTF_ids"), "{m}");
+        let (mut sec, bytes) = section(false);
+        sec.symbols[7].size = 40;
+        let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
+        assert!(e.message().contains("past the end of .BTF_ids"), "{e}");
+        let (mut sec, bytes) = section(false);
+        sec.symbols[4].value += 4;
+        let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
+        assert!(e.message().contains("not the id word of a pair"), "{e}");
+        let (mut sec, bytes) = section(false);
+        sec.symbols[2].name = b"__BTF_ID__func__f3".to_vec();
+        let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
+        assert!(e.message().contains("malformed name"), "{e}");
+    }
+
+    #[test]
+    fn missing_names_warn_and_fatal() {
+        let (btf, _) = btf();
+        let index = NameIndex::new(&btf);
+        let (mut sec, bytes) = section(false);
+        sec.symbols[1].name = b"__BTF_ID__struct__nope__1".to_vec();
+        let p = plan(sec.clone(), &bytes, &btf, &index, &Options::default()).unwrap();
+        assert_eq!(
+            p.warnings,
+            vec!["WARN: resolve_btfids: unresolved symbol nope"]
+        );
+        let opts = Options {
+            fatal_warnings: true,
+            ..Options::default()
+        };
+        assert!(plan(sec, &bytes, &btf, &index, &opts).is_err());
+    }
+}
