@@ -19,10 +19,10 @@
 //!   the file as it was.
 //! - Only bytes inside `.BTF_ids` change, at `sh_offset + (st_value - sh_addr)`,
 //!   in the ELF's byte order, with no alignment assumed.
-//! - Idempotent: on a resolved file the plan gives the same bytes. A set8 whose
-//!   slots already hold ids is recognised (its pairs hold the same ids as a
-//!   fresh resolution would write) and only re-sorted, so flags stay with their
-//!   ids (resolve_btfids writes the ids back at the symbols' places, which the
+//! - Idempotent: on a resolved file the plan gives the same bytes. A set whose
+//!   slots already hold ids is recognised (every id a fresh resolution would
+//!   write is among its entries) and only re-sorted, so set8 flags stay with
+//!   their ids (resolve_btfids writes the ids back at the symbols' places, which the
 //!   first sort moved, and so gives flags to the wrong kfuncs).
 //! - Sorting is stable, so equal ids keep their order (glibc's qsort, a merge
 //!   sort, does the same for the sizes involved).
@@ -397,66 +397,87 @@ pub fn plan(
         }
     }
 
-    // Set members.
-    let mut in_set8: BTreeMap<u64, usize> = BTreeMap::new();
-    for (si, set) in c.sets.iter().enumerate() {
-        if !set.set8 {
-            continue;
+    // Sets may not overlap, and no slot may sit on a set's header words.
+    let mut ranges: Vec<(u64, u64, usize)> = c
+        .sets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.offset, t.end(), i))
+        .collect();
+    ranges.sort_unstable();
+    for w in ranges.windows(2) {
+        if w[1].0 < w[0].1 {
+            let (x, y) = (&c.sets[w[0].2], &c.sets[w[1].2]);
+            return Err(Error::new(format!(
+                "sets '{}' ({}) and '{}' ({}) overlap",
+                lossy(&x.name),
+                sym_at(&x.symbol, Some(x.offset)),
+                lossy(&y.name),
+                sym_at(&y.symbol, Some(y.offset))
+            )));
         }
+    }
+    // Set members: slots on an entry's id word.
+    let mut member_of: BTreeMap<u64, usize> = BTreeMap::new();
+    for (si, set) in c.sets.iter().enumerate() {
+        let what = if set.set8 { "set8" } else { "set" };
         for s in &c.slots {
-            if s.offset >= set.entries_offset() && s.offset < set.end() {
-                if (s.offset - set.entries_offset()) % 8 != 0 {
+            if s.offset + 4 > set.offset && s.offset < set.end() {
+                if s.offset < set.entries_offset()
+                    || (s.offset - set.entries_offset()) % set.entry_size() != 0
+                {
                     return Err(Error::new(format!(
-                        "set8 '{}': {} is not the id word of a pair",
+                        "{what} '{}': {} is not on the id word of an entry",
                         lossy(&set.name),
                         sym_at(&s.symbol, Some(s.offset))
                     )));
                 }
-                in_set8.insert(s.offset, si);
+                member_of.insert(s.offset, si);
             }
         }
     }
-    // A set8 already resolved is only re-sorted (see the invariants).
-    let mut resolved_set8 = vec![false; c.sets.len()];
+    // A set whose members' ids are all already in it is only re-sorted (see
+    // the invariants); a set8 holding other ids is refused.
+    let mut already = vec![false; c.sets.len()];
     for (si, set) in c.sets.iter().enumerate() {
-        if !set.set8 {
-            continue;
-        }
-        let members: Vec<&Slot> = c
-            .slots
+        let member_offs: Vec<u64> = member_of
             .iter()
-            .filter(|s| in_set8.get(&s.offset) == Some(&si))
+            .filter(|(_, &i)| i == si)
+            .map(|(&o, _)| o)
             .collect();
-        if members.iter().all(|s| rd(section, s.offset, big) == 0) {
-            continue;
-        }
-        let member_offs: std::collections::BTreeSet<u64> =
-            members.iter().map(|s| s.offset).collect();
-        let mut have: Vec<u32> = Vec::new();
-        let mut want: Vec<u32> = Vec::new();
-        for i in 0..set.count {
-            let o = set.entries_offset() + 8 * i;
-            have.push(rd(section, o, big));
-            if !member_offs.contains(&o) {
-                want.push(rd(section, o, big));
-            }
-        }
-        // Each member offset once (a symbol pair at one place counts once).
-        for &o in &member_offs {
-            if let Some(s) = members.iter().find(|s| s.offset == o) {
-                want.push(ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0));
-            }
+        let mut have: Vec<u32> = (0..set.count)
+            .map(|i| rd(section, set.entries_offset() + set.entry_size() * i, big))
+            .collect();
+        if have.iter().all(|&v| v == 0) {
+            continue; // as the linker left it
         }
         have.sort_unstable();
-        want.sort_unstable();
-        if have != want {
+        let mut contained = true;
+        for &o in &member_offs {
+            // The id the last slot written at `o` gets.
+            let id = c
+                .slots
+                .iter()
+                .filter(|s| s.offset == o)
+                .map(|s| ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0))
+                .next_back()
+                .unwrap_or(0);
+            match have.binary_search(&id) {
+                Ok(i) => {
+                    have.remove(i);
+                }
+                Err(_) => contained = false,
+            }
+        }
+        if contained {
+            already[si] = true;
+        } else if set.set8 {
             return Err(Error::new(format!(
-                "set8 '{}', {}: already holds ids that are not the ones this BTF gives; its flags cannot be matched to its kfuncs (resolve the unresolved object, or the same BTF)",
+                "set8 '{}', {}: already holds ids that are not the ones this BTF gives; its flags cannot be matched to its kfuncs (resolve the unresolved object, or with the same BTF)",
                 lossy(&set.name),
                 sym_at(&set.symbol, Some(set.offset))
             )));
         }
-        resolved_set8[si] = true;
     }
 
     let mut buf = section.to_vec();
@@ -467,10 +488,8 @@ pub fn plan(
         of_kind.sort_by(|a, b| b.name.cmp(&a.name));
         for s in of_kind {
             let id = ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0);
-            if let Some(&si) = in_set8.get(&s.offset) {
-                if resolved_set8[si] {
-                    continue;
-                }
+            if member_of.get(&s.offset).is_some_and(|&si| already[si]) {
+                continue;
             }
             verbose.push(format!(
                 "patching addr {:5}: ID {:7} [{}]",
@@ -1154,6 +1173,30 @@ mod tests {
     }
 
     #[test]
+    fn set_with_an_unused_entry_is_idempotent() {
+        // resolve_btfids writes f2 back at its symbol's place on a second run,
+        // over the 0 the sort moved there.
+        let (btf, [_, f2, ..]) = btf();
+        let index = NameIndex::new(&btf);
+        let symbols = vec![
+            sym(1, "__BTF_ID__set__u", 0, 12),
+            sym(2, "__BTF_ID__func__f2__1", 4, 4),
+        ];
+        let sec = IdsSection {
+            index: 1,
+            file_offset: 0,
+            addr: 0,
+            size: 12,
+            big_endian: false,
+            symbols,
+        };
+        let p = plan(sec.clone(), &[0; 12], &btf, &index, &Options::default()).unwrap();
+        assert_eq!(words(&p.bytes, false), vec![2, 0, f2]);
+        let again = plan(sec, &p.bytes, &btf, &index, &Options::default()).unwrap();
+        assert_eq!(again.bytes, p.bytes);
+    }
+
+    #[test]
     fn set8_resolved_with_other_ids_is_refused() {
         let (btf, _) = btf();
         let index = NameIndex::new(&btf);
@@ -1183,7 +1226,10 @@ mod tests {
         let (mut sec, bytes) = section(false);
         sec.symbols[4].value += 4;
         let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
-        assert!(e.message().contains("not the id word of a pair"), "{e}");
+        assert!(
+            e.message().contains("not on the id word of an entry"),
+            "{e}"
+        );
         let (mut sec, bytes) = section(false);
         sec.symbols[2].name = b"__BTF_ID__func__f3".to_vec();
         let e = plan(sec, &bytes, &btf, &index, &Options::default()).unwrap_err();
