@@ -204,3 +204,33 @@ fn check_finds_bad_dtor_missing_ids_and_non_func_set8() {
     let o = ours(&[std::ffi::OsStr::new("--check"), good.as_os_str()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn btf_from_another_file_as_resolve_btfids() {
+    let dir = tmp("btf-flag");
+    let Some(both) = fixture(&dir, "both", &[("cu1.c", ""), ("cu2.c", "")], true) else {
+        return;
+    };
+    let bare = fixture(&dir, "bare", &[("cu1.c", ""), ("cu2.c", "")], false).unwrap();
+    let Some(tool) = resolve_btfids("6.12") else {
+        return;
+    };
+    let (theirs, mine) = (dir.join("t.o"), dir.join("m.o"));
+    std::fs::copy(&bare, &theirs).unwrap();
+    std::fs::copy(&bare, &mine).unwrap();
+    let c = Command::new(&tool)
+        .arg("--btf")
+        .arg(&both)
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(c.status.success());
+    let o = ours(&[
+        std::ffi::OsStr::new("--btf"),
+        both.as_os_str(),
+        mine.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(&theirs).unwrap() == std::fs::read(&mine).unwrap());
+    assert_eq!(warn_lines(&c.stderr), warn_lines(&o.stderr));
+}
