@@ -234,3 +234,70 @@ fn btf_from_another_file_as_resolve_btfids() {
     assert!(std::fs::read(&theirs).unwrap() == std::fs::read(&mine).unwrap());
     assert_eq!(warn_lines(&c.stderr), warn_lines(&o.stderr));
 }
+
+/// An object with more than 65280 sections, so the `.BTF_ids` symbols carry
+/// `SHN_XINDEX` and their section is in `SHT_SYMTAB_SHNDX`: resolved as the
+/// same unit alone is by resolve_btfids (which itself skips such symbols and
+/// leaves the file unresolved).
+#[test]
+fn extended_section_indices() {
+    let dir = tmp("xindex");
+    let Some(one) = fixture(&dir, "one", &[("cu1.c", "")], true) else {
+        return;
+    };
+    let Some(tool) = resolve_btfids("6.1") else {
+        return;
+    };
+    let reference = dir.join("ref.o");
+    std::fs::copy(&one, &reference).unwrap();
+    assert!(Command::new(&tool)
+        .arg(&reference)
+        .status()
+        .unwrap()
+        .success());
+
+    let s = dir.join("many.s");
+    let mut text = String::new();
+    for i in 0..65300 {
+        text += &format!(".section .text.s{i},\"ax\",@progbits\nnop\n");
+    }
+    std::fs::write(&s, text).unwrap();
+    let many = dir.join("many.o");
+    assert!(Command::new("as")
+        .arg(&s)
+        .arg("-o")
+        .arg(&many)
+        .status()
+        .unwrap()
+        .success());
+    let unit = fixture(&dir, "unit", &[("cu1.c", "")], false).unwrap();
+    let big = dir.join("big.o");
+    assert!(Command::new("ld")
+        .arg("-r")
+        .arg(&many)
+        .arg(&unit)
+        .arg("-o")
+        .arg(&big)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert!(Command::new("pahole")
+        .arg("-J")
+        .arg(&big)
+        .status()
+        .unwrap()
+        .success());
+    let sec = match btf_resolve::elf::read(&std::fs::read(&big).unwrap()).unwrap() {
+        btf_resolve::elf::Found::Ids(s) => s,
+        _ => panic!("no .BTF_ids"),
+    };
+    assert!(sec.index > 0xff00, ".BTF_ids is section {}", sec.index);
+    assert!(!sec.symbols.is_empty());
+    let o = ours(&[big.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        ids_section(&std::fs::read(&big).unwrap()),
+        ids_section(&std::fs::read(&reference).unwrap())
+    );
+}
