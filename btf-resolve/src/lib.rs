@@ -28,15 +28,22 @@
 //!   sort, does the same for the sizes involved).
 //! - Warnings come in resolve_btfids' order and words.
 
+pub mod check;
 pub mod elf;
+pub mod report;
 pub mod symbols;
+pub mod write;
+
+pub use crate::check::check;
+pub use crate::report::report_json;
+pub use crate::write::{write_in_place, write_section, write_with, WriteMode};
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use btf::{Btf, Kind, NameIndex, TypeData, TypeId};
+use btf::{Btf, NameIndex};
 
 use crate::elf::{Found, IdsSection, RawSymbol};
 use crate::symbols::{Parsed, SlotKind};
@@ -148,7 +155,7 @@ fn sym_name(s: &RawSymbol) -> String {
 }
 
 /// Where a symbol is, for messages: `symbol X (object file F) at .BTF_ids offset 0xN`.
-fn sym_at(s: &RawSymbol, off: Option<u64>) -> String {
+pub(crate) fn sym_at(s: &RawSymbol, off: Option<u64>) -> String {
     let mut m = format!("symbol {}", sym_name(s));
     if let Some(f) = &s.file {
         m += &format!(" (object file {f})");
@@ -295,7 +302,7 @@ pub struct Plan {
     pub ids: BTreeMap<(SlotKind, Vec<u8>), u32>,
 }
 
-fn rd(buf: &[u8], off: u64, big: bool) -> u32 {
+pub(crate) fn rd(buf: &[u8], off: u64, big: bool) -> u32 {
     let o = off as usize;
     let w = [buf[o], buf[o + 1], buf[o + 2], buf[o + 3]];
     if big {
@@ -305,7 +312,7 @@ fn rd(buf: &[u8], off: u64, big: bool) -> u32 {
     }
 }
 
-fn wr(buf: &mut [u8], off: u64, v: u32, big: bool) {
+pub(crate) fn wr(buf: &mut [u8], off: u64, v: u32, big: bool) {
     let o = off as usize;
     let w = if big {
         v.to_be_bytes()
@@ -315,7 +322,7 @@ fn wr(buf: &mut [u8], off: u64, v: u32, big: bool) {
     buf[o..o + 4].copy_from_slice(&w);
 }
 
-fn lossy(b: &[u8]) -> String {
+pub(crate) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -583,85 +590,6 @@ pub fn plan(
     Ok(plan)
 }
 
-/// The `--check` rules on a plan: every set8 entry is a FUNC; in each
-/// destructor list (a `BTF_ID_LIST` whose label has `dtor` in its name, of
-/// `struct T` / `func f` pairs) `f` has the shape `void f(T *)`; no slot left
-/// 0 (slots without a symbol, `BTF_ID_UNUSED`, are not looked at).
-pub fn check(plan: &Plan, btf: &Btf) -> Vec<String> {
-    let big = plan.section.big_endian;
-    let mut out = Vec::new();
-    for s in &plan.collected.slots {
-        if plan.ids.get(&(s.kind, s.name.clone())).copied() == Some(0) {
-            out.push(format!(
-                "{}: {} '{}' not found in BTF",
-                sym_at(&s.symbol, Some(s.offset)),
-                s.kind.as_str(),
-                lossy(&s.name)
-            ));
-        }
-    }
-    for set in plan.collected.sets.iter().filter(|s| s.set8) {
-        for i in 0..set.count {
-            let o = set.entries_offset() + 8 * i;
-            let id = rd(&plan.bytes, o, big);
-            if !btf.is_kind(TypeId(id), Kind::Func) {
-                out.push(format!(
-                    "set8 '{}': entry {i} (offset {o:#x}) holds id {id}, which is not a FUNC",
-                    lossy(&set.name)
-                ));
-            }
-        }
-    }
-    let by_off: BTreeMap<u64, &Slot> = plan.collected.slots.iter().map(|s| (s.offset, s)).collect();
-    for label in &plan.collected.labels {
-        if !label.name.windows(4).any(|w| w == b"dtor") {
-            continue;
-        }
-        let mut o = label.offset;
-        while let (Some(st), Some(f)) = (by_off.get(&o), by_off.get(&(o + 4))) {
-            if st.kind != SlotKind::Struct || f.kind != SlotKind::Func {
-                break;
-            }
-            let sid = rd(&plan.bytes, o, big);
-            let fid = rd(&plan.bytes, o + 4, big);
-            if let Some(why) = dtor_shape(btf, TypeId(sid), TypeId(fid)) {
-                out.push(format!(
-                    "dtor list {}: {} is not 'void {}(struct {} *)': {why}",
-                    lossy(&label.name),
-                    lossy(&f.name),
-                    lossy(&f.name),
-                    lossy(&st.name)
-                ));
-            }
-            o += 8;
-        }
-    }
-    out
-}
-
-fn dtor_shape(btf: &Btf, st: TypeId, f: TypeId) -> Option<String> {
-    let Some(TypeData::Func(func)) = btf.type_by_id(f).map(|t| &t.data) else {
-        return Some("not a FUNC".into());
-    };
-    let Some(TypeData::FuncProto(p)) = btf.type_by_id(func.proto).map(|t| &t.data) else {
-        return Some("its prototype is not a FUNC_PROTO".into());
-    };
-    if !p.ret.is_void() {
-        return Some("it returns a value".into());
-    }
-    if p.params.len() != 1 {
-        return Some(format!("it takes {} parameters", p.params.len()));
-    }
-    let ptr = btf.skip_mods(p.params[0].ty, true);
-    let Some(TypeData::Ptr(to)) = btf.type_by_id(ptr).map(|t| &t.data) else {
-        return Some("its parameter is not a pointer".into());
-    };
-    if btf.skip_mods(*to, true) != st {
-        return Some("its parameter points to another type".into());
-    }
-    None
-}
-
 /// The inverse of resolving, for tests and benchmarks: from a resolved plan
 /// (on a resolved file), the section as the linker left it: every slot and
 /// set count 0, each set8 kfunc's flags back beside its own slot (taken from
@@ -863,227 +791,6 @@ pub fn patch_from_blob(elf_path: &Path, blob: &[u8], mode: WriteMode) -> Result<
     }
     write_with(mode, elf_path, data, sec.file_offset, blob)?;
     Ok(true)
-}
-
-/// How the patched section reaches the file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum WriteMode {
-    /// One `pwrite` of the section's bytes into the file, after checking that
-    /// the file still holds the bytes the plan was made from, then read back
-    /// and compared. Writes a few KiB whatever the file's size (resolve_btfids
-    /// also patches in place).
-    #[default]
-    InPlace,
-    /// A copy of the file with the new section, beside it, renamed over it:
-    /// atomic even if the process dies mid-write, at the cost of copying the
-    /// whole file (about 4 s for the 561 MB vmlinux on ext4).
-    Atomic,
-}
-
-/// Writes `bytes` at `offset` of `path` in place: checks the file still
-/// holds `data[offset..]` there, writes once, reads back.
-pub fn write_in_place(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Result<(), Error> {
-    use std::os::unix::fs::FileExt;
-    let err = |what: &str, e: std::io::Error| {
-        Error::new(format!("{}: cannot {what}: {e}", path.display()))
-    };
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| err("open for writing", e))?;
-    let len = f.metadata().map_err(|e| err("stat", e))?.len();
-    let off = offset as usize;
-    let mut cur = vec![0u8; bytes.len()];
-    f.read_exact_at(&mut cur, offset)
-        .map_err(|e| err("read", e))?;
-    if len != data.len() as u64 || cur != data[off..off + bytes.len()] {
-        return Err(Error::new(format!(
-            "{}: changed while being read; not written",
-            path.display()
-        )));
-    }
-    f.write_all_at(bytes, offset).map_err(|e| {
-        err(
-            &format!("write {} bytes at offset {offset:#x}", bytes.len()),
-            e,
-        )
-    })?;
-    f.read_exact_at(&mut cur, offset)
-        .map_err(|e| err("read back", e))?;
-    if cur != bytes {
-        return Err(Error::new(format!(
-            "{}: .BTF_ids at offset {offset:#x} does not read back as written",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Writes with `mode`: [`write_in_place`] or [`write_section`].
-pub fn write_with(
-    mode: WriteMode,
-    path: &Path,
-    data: &[u8],
-    offset: u64,
-    bytes: &[u8],
-) -> Result<(), Error> {
-    match mode {
-        WriteMode::InPlace => write_in_place(path, data, offset, bytes),
-        WriteMode::Atomic => write_section(path, data, offset, bytes),
-    }
-}
-
-/// Writes a copy of `data` (the file's current bytes) with `bytes` at
-/// `offset` to a temporary file beside `path`, with `path`'s permissions,
-/// checks it, and renames it over `path`. On any failure the temporary file
-/// is removed and `path` is untouched.
-pub fn write_section(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Result<(), Error> {
-    use std::os::unix::fs::FileExt;
-    let err = |what: &str, e: std::io::Error| {
-        Error::new(format!("{}: cannot {what}: {e}", path.display()))
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "elf".into());
-    let tmp = dir.join(format!(".{base}.btf-resolve.{}.tmp", std::process::id()));
-    let perms = std::fs::metadata(path)
-        .map_err(|e| err("stat", e))?
-        .permissions();
-    let result = (|| -> Result<(), Error> {
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| err(&format!("create {}", tmp.display()), e))?;
-        // The copy goes through copy_file_range (std::io::copy between files):
-        // the kernel copies, or shares extents where the file system can.
-        let mut src = std::fs::File::open(path).map_err(|e| err("open", e))?;
-        let copied = std::io::copy(&mut src, &mut f)
-            .map_err(|e| err(&format!("copy to {}", tmp.display()), e))?;
-        if copied != data.len() as u64 {
-            return Err(Error::new(format!(
-                "{}: changed size while being read ({} bytes, then {copied})",
-                path.display(),
-                data.len()
-            )));
-        }
-        let mut cur = vec![0u8; bytes.len()];
-        f.read_exact_at(&mut cur, offset)
-            .map_err(|e| err(&format!("read back {}", tmp.display()), e))?;
-        let off = offset as usize;
-        if cur != data[off..off + bytes.len()] {
-            return Err(Error::new(format!(
-                "{}: changed while being read",
-                path.display()
-            )));
-        }
-        f.write_all_at(bytes, offset)
-            .map_err(|e| err(&format!("write {}", tmp.display()), e))?;
-        let mut back = vec![0u8; bytes.len()];
-        f.read_exact_at(&mut back, offset)
-            .map_err(|e| err(&format!("read back {}", tmp.display()), e))?;
-        let len = f
-            .metadata()
-            .map_err(|e| err(&format!("stat {}", tmp.display()), e))?
-            .len();
-        if back != bytes || len != data.len() as u64 {
-            return Err(Error::new(format!(
-                "{}: the written copy does not read back as written",
-                tmp.display()
-            )));
-        }
-        std::fs::set_permissions(&tmp, perms.clone())
-            .map_err(|e| err(&format!("set permissions of {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(&format!("rename {}", tmp.display()), e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `--report json`: every list and set with names, ids and flags.
-pub fn report_json(plan: &Plan, btf: &Btf) -> serde_json::Value {
-    use serde_json::json;
-    let big = plan.section.big_endian;
-    let c = &plan.collected;
-    let by_off: BTreeMap<u64, &Slot> = c.slots.iter().map(|s| (s.offset, s)).collect();
-    let set_offs: std::collections::BTreeSet<u64> = c.sets.iter().map(|s| s.offset).collect();
-    let mut starts: Vec<u64> = c
-        .labels
-        .iter()
-        .map(|l| l.offset)
-        .chain(set_offs.iter().copied())
-        .chain(c.sets.iter().map(Set::end))
-        .collect();
-    starts.push(plan.section.size);
-    starts.sort_unstable();
-    let type_name = |id: u32| btf.name_of(TypeId(id)).to_string();
-    let mut lists = Vec::new();
-    for l in &c.labels {
-        if set_offs.contains(&l.offset) {
-            continue;
-        }
-        let end = starts
-            .iter()
-            .copied()
-            .find(|&s| s > l.offset)
-            .unwrap_or(plan.section.size);
-        let mut entries = Vec::new();
-        let mut o = l.offset;
-        while o + 4 <= end {
-            let id = rd(&plan.bytes, o, big);
-            entries.push(match by_off.get(&o) {
-                Some(s) => {
-                    json!({"offset": o, "kind": s.kind.as_str(), "name": lossy(&s.name), "id": id})
-                }
-                None => json!({"offset": o, "unused": true, "id": id}),
-            });
-            o += 4;
-        }
-        lists.push(json!({"name": lossy(&l.name), "offset": l.offset, "entries": entries}));
-    }
-    let mut sets = Vec::new();
-    for s in &c.sets {
-        let mut entries = Vec::new();
-        for i in 0..s.count {
-            let o = s.entries_offset() + s.entry_size() * i;
-            let id = rd(&plan.bytes, o, big);
-            let mut e = json!({"id": id, "name": type_name(id)});
-            if s.set8 {
-                e["flags"] = json!(rd(&plan.bytes, o + 4, big));
-            }
-            entries.push(e);
-        }
-        let mut v = json!({
-            "name": lossy(&s.name),
-            "kind": if s.set8 { "set8" } else { "set" },
-            "offset": s.offset,
-            "count": s.count,
-        });
-        if s.set8 {
-            v["flags"] = json!(rd(&plan.bytes, s.offset + 4, big));
-        }
-        v["entries"] = json!(entries);
-        sets.push(v);
-    }
-    json!({
-        "symbols": plan.stats.symbols,
-        "slots": plan.stats.slots,
-        "sets": plan.stats.sets,
-        "set8s": plan.stats.set8s,
-        "unresolved": plan.stats.unresolved,
-        "warnings": plan.warnings,
-        "lists": lists,
-        "id_sets": sets,
-    })
 }
 
 #[cfg(test)]
