@@ -124,7 +124,8 @@ impl Set {
 
     /// The set's byte range in the section.
     pub fn end(&self) -> u64 {
-        self.entries_offset() + self.count * self.entry_size()
+        self.entries_offset()
+            .saturating_add(self.count.saturating_mul(self.entry_size()))
     }
 }
 

@@ -166,6 +166,31 @@ fn symbol_outside_the_section() {
 }
 
 #[test]
+fn huge_set_size() {
+    let dir = tmp("hugeset");
+    let Some(obj) = fixture(&dir, "one", &[("cu1.c", "")], true) else {
+        return;
+    };
+    let mut data = std::fs::read(&obj).unwrap();
+    let sec = match btf_resolve::elf::read(&data).unwrap() {
+        btf_resolve::elf::Found::Ids(s) => s,
+        _ => unreachable!(),
+    };
+    let set = sec
+        .symbols
+        .iter()
+        .find(|s| s.name.starts_with(b"__BTF_ID__set8__"))
+        .unwrap();
+    let (symoff, symsz, ..) = layout(&data);
+    let at = symoff + set.index * symsz + 16;
+    data[at..at + 8].copy_from_slice(&u64::MAX.wrapping_sub(7).to_le_bytes());
+    let f = dir.join("huge.o");
+    std::fs::write(&f, &data).unwrap();
+    let err = fails(&f, &[]);
+    assert!(err.contains("past the end of .BTF_ids"), "{err}");
+}
+
+#[test]
 fn random_corruptions_fail_cleanly_or_succeed() {
     let dir = tmp("random");
     let Some(obj) = fixture(&dir, "one", &[("cu1.c", ""), ("cu2.c", "")], true) else {
