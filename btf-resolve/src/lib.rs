@@ -444,6 +444,17 @@ pub fn plan(
             }
         }
     }
+    // resolve_btfids' write order: kinds in turn, names from the largest
+    // down, each name's slots in symbol order; `final_id` is what each
+    // offset holds after all of them.
+    let mut write_order: Vec<&Slot> = Vec::with_capacity(c.slots.len());
+    for kind in SlotKind::ALL {
+        let mut of_kind: Vec<&Slot> = c.slots.iter().filter(|s| s.kind == kind).collect();
+        of_kind.sort_by(|a, b| b.name.cmp(&a.name));
+        write_order.extend(of_kind);
+    }
+    let id_of = |s: &Slot| ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0);
+    let final_id: BTreeMap<u64, u32> = write_order.iter().map(|s| (s.offset, id_of(s))).collect();
     // A set whose members' ids are all already in it is only re-sorted (see
     // the invariants); a set8 holding other ids is refused.
     let mut already = vec![false; c.sets.len()];
@@ -462,14 +473,7 @@ pub fn plan(
         have.sort_unstable();
         let mut contained = true;
         for &o in &member_offs {
-            // The id the last slot written at `o` gets.
-            let id = c
-                .slots
-                .iter()
-                .filter(|s| s.offset == o)
-                .map(|s| ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0))
-                .next_back()
-                .unwrap_or(0);
+            let id = final_id.get(&o).copied().unwrap_or(0);
             match have.binary_search(&id) {
                 Ok(i) => {
                     have.remove(i);
@@ -490,23 +494,18 @@ pub fn plan(
 
     let mut buf = section.to_vec();
     let mut verbose = Vec::new();
-    for kind in SlotKind::ALL {
-        // Names from the largest down, each name's slots in symbol order.
-        let mut of_kind: Vec<&Slot> = c.slots.iter().filter(|s| s.kind == kind).collect();
-        of_kind.sort_by(|a, b| b.name.cmp(&a.name));
-        for s in of_kind {
-            let id = ids.get(&(s.kind, s.name.clone())).copied().unwrap_or(0);
-            if member_of.get(&s.offset).is_some_and(|&si| already[si]) {
-                continue;
-            }
-            verbose.push(format!(
-                "patching addr {:5}: ID {:7} [{}]",
-                s.offset,
-                id,
-                lossy(&s.name)
-            ));
-            wr(&mut buf, s.offset, id, big);
+    for s in write_order {
+        let id = id_of(s);
+        if member_of.get(&s.offset).is_some_and(|&si| already[si]) {
+            continue;
         }
+        verbose.push(format!(
+            "patching addr {:5}: ID {:7} [{}]",
+            s.offset,
+            id,
+            lossy(&s.name)
+        ));
+        wr(&mut buf, s.offset, id, big);
     }
     let mut set_order: Vec<usize> = (0..c.sets.len()).collect();
     set_order.sort_by(|&a, &b| c.sets[b].name.cmp(&c.sets[a].name));

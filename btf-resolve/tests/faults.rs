@@ -249,3 +249,47 @@ fn random_corruptions_fail_cleanly_or_succeed() {
         "only {failed} failures: are the corruptions reaching anything?"
     );
 }
+
+/// The library in-process on 5000 more mutations (any byte of the file):
+/// every step returns, none panics, and a plan that succeeds is stable.
+#[test]
+fn in_process_mutations_never_panic() {
+    let dir = tmp("inproc");
+    let Some(obj) = fixture(&dir, "both", &[("cu1.c", ""), ("cu2.c", "")], true) else {
+        return;
+    };
+    let data = std::fs::read(&obj).unwrap();
+    // BTF_RESOLVE_SEED=N explores other mutations.
+    let seed = std::env::var("BTF_RESOLVE_SEED").ok().and_then(|v| v.parse().ok());
+    let mut rng = Rng(seed.unwrap_or(0x1234_5678_9abc_def1));
+    let mut planned = 0;
+    for _ in 0..5000 {
+        let mut m = data.clone();
+        for _ in 0..1 + rng.below(8) {
+            let at = rng.below(m.len() as u64) as usize;
+            m[at] = rng.next() as u8;
+        }
+        let Ok(btf_resolve::elf::Found::Ids(sec)) = btf_resolve::elf::read(&m) else {
+            continue;
+        };
+        let Ok(btf) = btf_resolve::load_btf(&obj, &m, &Default::default()) else {
+            continue;
+        };
+        let index = btf::NameIndex::new(&btf);
+        let (lo, hi) = (
+            sec.file_offset as usize,
+            (sec.file_offset + sec.size) as usize,
+        );
+        let opts = btf_resolve::Options {
+            check: rng.below(2) == 0,
+            ..Default::default()
+        };
+        if let Ok(p) = btf_resolve::plan(sec.clone(), &m[lo..hi], &btf, &index, &opts) {
+            planned += 1;
+            let _ = btf_resolve::report_json(&p, &btf);
+            let again = btf_resolve::plan(sec, &p.bytes, &btf, &index, &opts).unwrap();
+            assert_eq!(again.bytes, p.bytes, "not idempotent");
+        }
+    }
+    assert!(planned > 100, "only {planned} mutated files planned");
+}
