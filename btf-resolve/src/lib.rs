@@ -20,13 +20,30 @@
 //! - Only bytes inside `.BTF_ids` change, at `sh_offset + (st_value - sh_addr)`,
 //!   in the ELF's byte order, with no alignment assumed.
 //! - Idempotent: on a resolved file the plan gives the same bytes. A set whose
-//!   slots already hold ids is recognised (every id a fresh resolution would
-//!   write is among its entries) and only re-sorted, so set8 flags stay with
-//!   their ids (resolve_btfids writes the ids back at the symbols' places, which the
-//!   first sort moved, and so gives flags to the wrong kfuncs).
+//!   entries are not all 0 and contain every id a fresh resolution would write
+//!   is only re-sorted, so set8 flags stay with their ids (resolve_btfids
+//!   writes the ids back at the symbols' places, which the first sort moved,
+//!   and so gives flags to the wrong kfuncs).
 //! - Sorting is stable, so equal ids keep their order (glibc's qsort, a merge
 //!   sort, does the same for the sizes involved).
 //! - Warnings come in resolve_btfids' order and words.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use btf_resolve::{resolve_file, Options, Outcome, Sources};
+//!
+//! let src = Sources { btf: None, base: Some("vmlinux".into()) };
+//! match resolve_file(Path::new("mod.ko"), &src, &Options::default())? {
+//!     Outcome::Resolved { plan, written, .. } => {
+//!         for w in &plan.warnings {
+//!             eprintln!("{w}");
+//!         }
+//!         println!("{} slots, file changed: {written}", plan.stats.slots);
+//!     }
+//!     Outcome::Nothing(why) => println!("nothing to do: {why}"),
+//! }
+//! # Ok::<(), btf_resolve::Error>(())
+//! ```
 
 pub mod check;
 pub mod elf;

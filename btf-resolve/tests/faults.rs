@@ -260,7 +260,9 @@ fn in_process_mutations_never_panic() {
     };
     let data = std::fs::read(&obj).unwrap();
     // BTF_RESOLVE_SEED=N explores other mutations.
-    let seed = std::env::var("BTF_RESOLVE_SEED").ok().and_then(|v| v.parse().ok());
+    let seed = std::env::var("BTF_RESOLVE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let mut rng = Rng(seed.unwrap_or(0x1234_5678_9abc_def1));
     let mut planned = 0;
     for _ in 0..5000 {
