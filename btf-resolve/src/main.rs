@@ -17,7 +17,7 @@ use clap::Parser;
                   (6.1 and 6.12: [-v] [--btf FILE] [-b BASE] ELF; newer: --fatal_warnings, --patch_btfids)."
 )]
 struct Cli {
-    /// Be more verbose: print each slot as it is written (twice: also the symbols found).
+    /// Be more verbose: print each slot as it is written.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 
