@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
         .ok()
         .flatten()
         .and_then(|s| btf::Btf::parse(&s).ok());
-    let btf = own.as_ref().unwrap_or_else(|| fixed());
+    let btf: &btf::Btf = match &own {
+        Some(b) => b,
+        None => fixed(),
+    };
     let index = btf::NameIndex::new(btf);
     let (off, size) = (sec.file_offset as usize, sec.size as usize);
     let old = &data[off..off + size];
