@@ -9,8 +9,9 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-PKGS=(bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config dwarves clang llvm gcc binutils zstd hyperfine time jq
-      linux-image-6.1.0-50-cloud-amd64-dbg)
+PKGS=(bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config dwarves clang llvm zstd hyperfine time jq
+      linux-image-6.1.0-50-cloud-amd64-dbg
+      make gcc binutils linux-source-6.1 linux-source-6.12)
 
 missing=()
 for p in "${PKGS[@]}"; do

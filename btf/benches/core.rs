@@ -33,6 +33,20 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("write", |b| b.iter(|| btf.to_bytes().len()));
     g.bench_function("name_index", |b| b.iter(|| btf::NameIndex::new(&btf).len()));
+    let index = btf::NameIndex::new(&btf);
+    g.bench_function("name_index_lookup_1000", |b| {
+        let names: Vec<Vec<u8>> = btf
+            .types()
+            .step_by((btf.type_count() as usize / 1000).max(1))
+            .filter_map(|(_, t)| btf.str_bytes(t.name_off).map(<[u8]>::to_vec))
+            .collect();
+        b.iter(|| {
+            names
+                .iter()
+                .filter_map(|n| index.find_any(&btf, n.as_slice()))
+                .count()
+        })
+    });
     g.finish();
 }
 

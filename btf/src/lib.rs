@@ -13,7 +13,7 @@
 //! // The running kernel's BTF, and a module's split BTF on top of it.
 //! let vmlinux = Arc::new(btf::load("/sys/kernel/btf/vmlinux")?);
 //! let index = NameIndex::new(&vmlinux);
-//! let id = index.find("task_struct", Kind::Struct).expect("no task_struct");
+//! let id = index.find(&vmlinux, "task_struct", Kind::Struct).expect("no task_struct");
 //! if let TypeData::Struct(s) = &vmlinux.get(id)?.data {
 //!     for m in &s.members {
 //!         let name = vmlinux.str_at(m.name_off).unwrap_or("?");

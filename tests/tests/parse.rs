@@ -40,7 +40,7 @@ fn big_endian_roundtrips() {
 fn split_ids_and_strings_continue_from_base() {
     let base = Arc::new(sample());
     let mut b = Builder::new_split(base.clone());
-    let int = NameIndex::new(&base).find("int", Kind::Int).unwrap();
+    let int = NameIndex::new(&base).find(&base, "int", Kind::Int).unwrap();
     // A string the base has is not added again.
     assert_eq!(b.add_str("int"), base.get(int).unwrap().name_off);
     let p = b.add_ptr(int);
@@ -61,10 +61,10 @@ fn split_ids_and_strings_continue_from_base() {
 fn sizes_and_alignment() {
     let btf = sample();
     let idx = NameIndex::new(&btf);
-    let s = idx.find("s", Kind::Struct).unwrap();
+    let s = idx.find(&btf, "s", Kind::Struct).unwrap();
     assert_eq!(btf.resolve_size(s, 8).unwrap(), 32);
     assert_eq!(btf.align_of(s, 8).unwrap(), 8);
-    let td = idx.find("td", Kind::Typedef).unwrap();
+    let td = idx.find(&btf, "td", Kind::Typedef).unwrap();
     assert_eq!(btf.skip_mods(td, true), s);
     assert!(btf.resolve_size(TypeId::VOID, 8).is_err());
 }
