@@ -33,13 +33,6 @@ pub(crate) use btf::kind::num as kind;
 
 use btf::format::{self, Record, RefBounds, RefMax};
 
-/// Number of `u32` words of a record of `kind` with `vlen`, header included,
-/// or `None` for an unknown kind ([`btf::format::record_words`]).
-#[inline]
-pub(crate) fn record_words(kind: u8, vlen: u32) -> Option<usize> {
-    format::record_words(kind, vlen)
-}
-
 /// The type records of a BTF (and of its base, for split BTF) as words.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {

@@ -25,7 +25,8 @@
 use rayon::prelude::*;
 
 use crate::cands::FastMap;
-use crate::flat::{record_words, Table, CHUNK};
+use crate::flat::{Table, CHUNK};
+use btf::format::record_words;
 
 const UNSET: u32 = u32::MAX;
 

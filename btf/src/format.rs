@@ -475,6 +475,28 @@ pub fn check_ref_ranges<W: Words + ?Sized>(
     Ok(())
 }
 
+/// [`check_ref_ranges`] over a whole type section whose first record is type
+/// `first_id`: when `max` (from an earlier [`walk_records`]) is in range
+/// nothing is read; else the section is walked again to name the offender.
+pub fn check_section_refs<W: Words + ?Sized>(
+    words: &W,
+    file_off: u64,
+    first_id: u32,
+    max: Option<RefMax>,
+    bounds: &RefBounds<'_>,
+) -> Result<()> {
+    if max.is_some_and(|m| m.str_off < bounds.str_len && m.type_id < bounds.type_count) {
+        return Ok(());
+    }
+    let mut ats = Vec::new();
+    walk_records(words, 0, file_off, |at| {
+        ats.push(at);
+        Ok(())
+    })?;
+    let ids = (first_id..).zip(ats);
+    check_ref_ranges(words, ids, None, bounds)
+}
+
 /// The message for a record with a reference out of `bounds`.
 fn ref_error<W: Words + ?Sized>(r: &Record<'_, W>, bounds: &RefBounds<'_>) -> Error {
     let kind = Kind::name_of(r.kind());
@@ -521,7 +543,7 @@ pub fn check_str_section(strings: &[u8], split: bool, file_off: u64) -> Result<(
 }
 
 /// The BTF header, as read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     /// Byte order of the blob.
     pub endian: Endian,
@@ -592,6 +614,29 @@ impl Header {
     /// Byte offset of the string section in the blob.
     pub fn str_start(&self) -> u64 {
         u64::from(self.hdr_len) + u64::from(self.str_off)
+    }
+
+    /// Reads the magic and the fields of the 24-byte header in `raw` in byte
+    /// order `endian`, checking nothing (the verifier reads the kernel's
+    /// copy of the header this way, then makes the kernel's checks).
+    pub fn read_unchecked(raw: &[u8; 24], endian: Endian) -> (u16, Header) {
+        let c = ByteWords::new(raw, endian);
+        let word = |o: usize| c.u32_at(o).unwrap_or(0);
+        let magic = match endian {
+            Endian::Little => u16::from_le_bytes([raw[0], raw[1]]),
+            Endian::Big => u16::from_be_bytes([raw[0], raw[1]]),
+        };
+        let h = Header {
+            endian,
+            version: raw[2],
+            flags: raw[3],
+            hdr_len: word(4),
+            type_off: word(8),
+            type_len: word(12),
+            str_off: word(16),
+            str_len: word(20),
+        };
+        (magic, h)
     }
 
     /// Reads and checks the header at the start of `data`.

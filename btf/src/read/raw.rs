@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
 use crate::error::Result;
-use crate::format::{check_ref_ranges, walk_records, ByteWords, Record, RefBounds, RefMax, Words};
+use crate::format::{
+    check_section_refs, walk_records, ByteWords, Record, RefBounds, RefMax, Words,
+};
 pub use crate::format::{Header, HEADER_LEN, MAGIC, VERSION};
 use crate::ids::{StrOff, TypeId};
 use crate::kind::Kind;
@@ -110,23 +112,7 @@ fn build<W: Words + ?Sized>(
         str_len: btf.str_len_total(),
         hint: split_hint,
     };
-    if max.str_off >= bounds.str_len || max.type_id >= bounds.type_count {
-        // Name the offender: walk again (the records are known good now).
-        let mut ats = Vec::with_capacity(btf.own_type_count());
-        walk_records(tsec, 0, type_off, |at| {
-            ats.push(at);
-            Ok(())
-        })?;
-        let first = btf.start_id();
-        check_ref_ranges(
-            tsec,
-            ats.into_iter()
-                .enumerate()
-                .map(|(i, at)| (first + i as u32, at)),
-            None,
-            &bounds,
-        )?;
-    }
+    check_section_refs(tsec, type_off, btf.start_id(), Some(max), &bounds)?;
     Ok(btf)
 }
 
@@ -254,19 +240,11 @@ pub(crate) fn check_refs(btf: &Btf, hint: &str) -> Result<()> {
     for t in btf.own_type_slice() {
         crate::write::write_type_words(&mut words, t);
     }
-    let words = words.as_slice();
-    let mut ats = Vec::with_capacity(btf.own_type_count());
-    let (_, max) = walk_records(words, 0, 0, |at| {
-        ats.push(at);
-        Ok(())
-    })?;
-    let first = btf.start_id();
-    check_ref_ranges(
-        words,
-        ats.into_iter()
-            .enumerate()
-            .map(|(i, at)| (first + i as u32, at)),
-        Some(max),
+    check_section_refs(
+        words.as_slice(),
+        0,
+        btf.start_id(),
+        None,
         &RefBounds {
             type_count: btf.type_count(),
             str_len: btf.str_len_total(),

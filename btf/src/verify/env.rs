@@ -161,17 +161,7 @@ pub(crate) struct Vsi {
 }
 
 /// The copied header; fields past `hdr_len` stay 0, as in the kernel.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Hdr {
-    pub magic: u16,
-    pub version: u8,
-    pub flags: u8,
-    pub hdr_len: u32,
-    pub type_off: u32,
-    pub type_len: u32,
-    pub str_off: u32,
-    pub str_len: u32,
-}
+pub(crate) type Hdr = crate::format::Header;
 
 /// The verifier log: what `bpf_verifier_vlog` would write at level 1, or at the
 /// kernel's internal level (module BTF) when `kernel_mode`.
@@ -276,6 +266,8 @@ pub(crate) const RESOLVED: u8 = 2;
 pub(crate) struct Env<'a> {
     pub data: &'a [u8],
     pub hdr: Hdr,
+    /// The header's magic, as the kernel read it.
+    pub magic: u16,
     /// Absolute offset of the string section.
     pub str_start: usize,
     pub base: Option<&'a Btf>,
@@ -308,6 +300,7 @@ impl<'a> Env<'a> {
         Env {
             data,
             hdr: Hdr::default(),
+            magic: 0,
             str_start: 0,
             base,
             start_id,

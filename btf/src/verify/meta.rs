@@ -29,26 +29,15 @@ impl Env<'_> {
         let copy = (hdr_len as usize).min(24);
         raw[..copy].copy_from_slice(&self.data[..copy]);
         // The kernel reads its own byte order only.
-        let words = crate::format::ByteWords::new(&raw, crate::Endian::native());
-        let word = |o: usize| words.u32_at(o).unwrap_or(0);
-        self.hdr = Hdr {
-            magic: u16::from_ne_bytes([raw[0], raw[1]]),
-            version: raw[2],
-            flags: raw[3],
-            hdr_len: word(4),
-            type_off: word(8),
-            type_len: word(12),
-            str_off: word(16),
-            str_len: word(20),
-        };
-        let h = self.hdr;
+        (self.magic, self.hdr) = Hdr::read_unchecked(&raw, crate::Endian::native());
+        let (h, magic) = (self.hdr, self.magic);
         if !self.log.kernel_mode {
             self.log_plain(format_args!(
                 "magic: 0x{:x}\nversion: {}\nflags: 0x{:x}\nhdr_len: {}\ntype_off: {}\ntype_len: {}\nstr_off: {}\nstr_len: {}\nbtf_total_size: {}\n",
-                h.magic, h.version, h.flags, h.hdr_len, h.type_off, h.type_len, h.str_off, h.str_len, size
+                magic, h.version, h.flags, h.hdr_len, h.type_off, h.type_len, h.str_off, h.str_len, size
             ));
         }
-        if h.magic != crate::format::MAGIC {
+        if magic != crate::format::MAGIC {
             self.log_plain(format_args!("{}", m::INVALID_MAGIC));
             return Err(EINVAL);
         }
