@@ -7,7 +7,7 @@
 //! - every string offset a type holds names a string (in this BTF or its base);
 //! - every type id a type holds is below the total type count.
 //!
-//! The record checks are [`crate::format`]'s ([`walk_records`], [`check_ref_ranges`]),
+//! The record checks are [`crate::format`]'s ([`walk_records`], [`check_section_refs`]),
 //! the same that btf-dedup's word table applies. It does not check what the
 //! kernel's verifier checks beyond that (sizes, loops, member offsets, names):
 //! [`crate::verify`] does.
