@@ -62,24 +62,12 @@ fn vmlinux_pre_resolve_copy_gives_back_the_shipped_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The 6.1 modules (uncompressed `.ko` files).
 fn modules() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::from(MODULES_61)];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ko") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    modules_61()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "ko"))
+        .collect()
 }
 
 #[test]

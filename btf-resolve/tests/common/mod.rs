@@ -8,25 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-/// The Debian 6.1 vmlinux, resolved by its kernel build.
-pub const VMLINUX_61: &str = "/usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64";
-/// Its modules.
-pub const MODULES_61: &str = "/usr/lib/debug/lib/modules/6.1.0-50-cloud-amd64";
-
-/// Whether tests run in CI, where a missing oracle is a failure.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// `true` when `ok`; else fails under `CI=true`, or prints `SKIP:` and returns `false`.
-pub fn oracle(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    assert!(!in_ci(), "oracle missing in CI (CI=true): {what}");
-    eprintln!("SKIP: oracle missing: {what}");
-    false
-}
+// The workspace's oracle rule and inputs, shared with every other test.
+#[allow(unused_imports)]
+pub use btfkit_tests::{in_ci, modules_61, oracle, MODULES_61, VMLINUX_61};
 
 /// A scratch directory for this test binary.
 pub fn tmp(name: &str) -> PathBuf {
