@@ -260,3 +260,15 @@ pub fn module_61_as_sysfs(dir: &Path) -> Option<PathBuf> {
     std::fs::write(&out, &raw).ok()?;
     Some(out)
 }
+
+/// The 14 objects of the btf_dump suite (`.bpf.o` and `.host.o` of its 7
+/// cases) under `shared`, sorted.
+pub fn suite_objects(shared: &Path) -> Vec<PathBuf> {
+    let mut objs: Vec<PathBuf> = std::fs::read_dir(shared.join("suites/btf_dump"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    objs.retain(|p| p.extension().is_some_and(|x| x == "o"));
+    objs.sort();
+    assert_eq!(objs.len(), 14, "7 cases, .bpf.o and .host.o each");
+    objs
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use btf::{Btf, Builder};
-use btfkit_tests::{modules_61, oracle, oracle_file, shared_dir, VMLINUX_61};
+use btfkit_tests::{modules_61, oracle, oracle_file, shared_dir, suite_objects, VMLINUX_61};
 use dedup_support::*;
 
 fn vmlinux() -> Option<Arc<Btf>> {
@@ -42,14 +42,7 @@ fn add_btf_of_suite_objects_matches_libbpf() {
     let (Some(shared), Some(_)) = (shared_dir(), harness()) else {
         return;
     };
-    let mut objs: Vec<PathBuf> = std::fs::read_dir(shared.join("suites/btf_dump"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "o"))
-        .collect();
-    objs.sort();
-    assert_eq!(objs.len(), 14, "suite objects");
+    let objs = suite_objects(&shared);
     let mut b = Builder::new();
     for o in &objs {
         b.add_btf(&btf::load(o).unwrap()).unwrap();

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use btf::Btf;
 use btfkit_tests::{
     kernel_has_modules, module_61_as_sysfs, modules_61, oracle, oracle_file, oracle_program, run,
-    shared_dir, SYS_VMLINUX, VMLINUX_61,
+    shared_dir, suite_objects, SYS_VMLINUX, VMLINUX_61,
 };
 
 fn ours_raw(btf: &Btf) -> Vec<u8> {
@@ -181,16 +181,7 @@ fn suite_objects_raw_and_json() {
         return;
     }
     let Some(shared) = shared_dir() else { return };
-    let dir = shared.join("suites/btf_dump");
-    let mut objs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "o"))
-        .collect();
-    objs.sort();
-    assert_eq!(objs.len(), 14, "7 cases, .bpf.o and .host.o each");
-    for o in &objs {
+    for o in &suite_objects(&shared) {
         check(o, None, true).unwrap();
     }
 }
