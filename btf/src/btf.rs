@@ -30,6 +30,15 @@ impl Endian {
     }
 }
 
+/// Where [`Btf::walk_mods`] stopped, and the TYPE_TAGs it passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModWalk {
+    /// The first type that is not a modifier (nor, if asked, a typedef).
+    pub id: TypeId,
+    /// The TYPE_TAG ids passed, in chain order.
+    pub type_tags: Vec<TypeId>,
+}
+
 /// A BTF type graph: the types, the strings, and for split BTF the base.
 ///
 /// Type ids run from 0 (`void`) to [`Btf::type_count`]` - 1`. For split BTF the
@@ -204,6 +213,30 @@ impl Btf {
             }
         }
         id
+    }
+
+    /// Follows modifiers (CONST, VOLATILE, RESTRICT, TYPE_TAG) and, if
+    /// `typedefs`, typedefs, like [`Btf::skip_mods`], and also returns the
+    /// TYPE_TAGs passed, in chain order (what kptr and `__user` checks look
+    /// at). A chain longer than [`MAX_RESOLVE_DEPTH`] is a loop: an error
+    /// naming the start.
+    pub fn walk_mods(&self, id: TypeId, typedefs: bool) -> Result<ModWalk> {
+        let mut type_tags = Vec::new();
+        let mut cur = id;
+        for _ in 0..=MAX_RESOLVE_DEPTH {
+            match self.type_by_id(cur).map(|t| &t.data) {
+                Some(TypeData::TypeTag(t)) => {
+                    type_tags.push(cur);
+                    cur = *t;
+                }
+                Some(TypeData::Const(t))
+                | Some(TypeData::Volatile(t))
+                | Some(TypeData::Restrict(t)) => cur = *t,
+                Some(TypeData::Typedef(t)) if typedefs => cur = *t,
+                _ => return Ok(ModWalk { id: cur, type_tags }),
+            }
+        }
+        Err(Error::new("modifier chain loops or is longer than MAX_RESOLVE_DEPTH").with_type(id.0))
     }
 
     /// The size in bytes of a type as the C compiler sees it: follows

@@ -318,3 +318,52 @@ mod tests {
         assert_eq!(idx.find(&btf, b"ab\xff".as_slice(), Kind::Typedef), None);
     }
 }
+
+/// The DECL_TAGs of a BTF (the base's included) by what they tag: a type and
+/// a component index (-1 for the type itself, else the member or parameter
+/// index). Built once in O(types); tags of one target come in id order.
+#[derive(Clone, Debug, Default)]
+pub struct DeclTags {
+    map: std::collections::HashMap<(TypeId, i32), Vec<TypeId>>,
+}
+
+impl DeclTags {
+    /// Indexes every DECL_TAG of `btf`, base first.
+    pub fn new(btf: &Btf) -> Self {
+        let mut map: std::collections::HashMap<(TypeId, i32), Vec<TypeId>> = Default::default();
+        for (id, t) in btf.types() {
+            if let crate::types::TypeData::DeclTag(d) = &t.data {
+                map.entry((d.ty, d.component_idx)).or_default().push(id);
+            }
+        }
+        DeclTags { map }
+    }
+
+    /// The DECL_TAG ids on `target`'s component `component` (-1: the type).
+    pub fn get(&self, target: TypeId, component: i32) -> &[TypeId] {
+        self.map
+            .get(&(target, component))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod decl_tag_tests {
+    use super::*;
+    use crate::Builder;
+
+    #[test]
+    fn decl_tags_by_target_and_component() {
+        let mut b = Builder::new();
+        let int = b.add_int("int", 4, 0);
+        let s = b.add_struct("s", 4, &[("x", int, 0)]);
+        let t1 = b.add_decl_tag("a", s, -1);
+        let t2 = b.add_decl_tag("b", s, 0);
+        let t3 = b.add_decl_tag("c", s, 0);
+        let btf = b.finish().unwrap();
+        let tags = DeclTags::new(&btf);
+        assert_eq!(tags.get(s, -1), [t1]);
+        assert_eq!(tags.get(s, 0), [t2, t3]);
+        assert!(tags.get(int, -1).is_empty());
+    }
+}

@@ -45,12 +45,12 @@ pub mod types;
 pub mod verify;
 pub mod write;
 
-pub use crate::btf::{Btf, Endian};
+pub use crate::btf::{Btf, Endian, ModWalk};
 pub use crate::builder::{Builder, StringTable};
 pub use crate::error::{Error, Result};
 pub use crate::format::MAX_RESOLVE_DEPTH;
 pub use crate::ids::{StrOff, TypeId};
-pub use crate::index::NameIndex;
+pub use crate::index::{DeclTags, NameIndex};
 pub use crate::kind::Kind;
 pub use crate::read::{load, load_with_base, parse_any};
 pub use crate::types::{Type, TypeData};

@@ -62,3 +62,22 @@ fn align_of_packed_and_loops() {
     let e = btf.align_of(td, 8).unwrap_err().to_string();
     assert!(e.contains("too deep or looping"), "{e}");
 }
+
+#[test]
+fn walk_mods_returns_type_tags_and_reports_loops() {
+    let mut b = Builder::new();
+    let int = b.add_int("int", 4, 0);
+    let tag = b.add_type_tag("kptr", int);
+    let c = b.add_const(tag);
+    let td = b.add_typedef("t", c);
+    // A typedef chain that loops: u -> v -> u.
+    let u = b.next_id();
+    b.add_typedef("u", TypeId(u.0 + 1));
+    b.add_typedef("v", u);
+    let btf = b.finish().unwrap();
+    let w = btf.walk_mods(td, true).unwrap();
+    assert_eq!((w.id, w.type_tags), (int, vec![tag]));
+    assert_eq!(btf.walk_mods(td, false).unwrap().id, td);
+    assert!(btf.walk_mods(u, true).is_err());
+    assert_eq!(btf.walk_mods(u, false).unwrap().id, u);
+}
