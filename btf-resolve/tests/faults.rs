@@ -136,12 +136,18 @@ fn layout(data: &[u8]) -> (usize, usize, usize, usize, usize) {
     )
 }
 
-#[test]
-fn symbol_outside_the_section() {
-    let dir = tmp("outside");
-    let Some(obj) = fixture(&dir, "one", &[("cu1.c", "")], true) else {
-        return;
-    };
+/// The one-unit fixture with one 8-byte field (at `field` bytes into the
+/// ELF64 symbol: 8 is `st_value`, 16 `st_size`) of the first `.BTF_ids`
+/// symbol whose name starts with `prefix` set to `value(section size)`,
+/// written to `dir/name`. Returns the file and the symbol's name.
+fn patch_symbol(
+    dir: &std::path::Path,
+    prefix: &[u8],
+    field: usize,
+    value: impl Fn(u64) -> u64,
+    name: &str,
+) -> Option<(std::path::PathBuf, String)> {
+    let obj = fixture(dir, "one", &[("cu1.c", "")], true)?;
     let mut data = std::fs::read(&obj).unwrap();
     let sec = match btf_resolve::elf::read(&data).unwrap() {
         btf_resolve::elf::Found::Ids(s) => s,
@@ -150,42 +156,40 @@ fn symbol_outside_the_section() {
     let victim = sec
         .symbols
         .iter()
-        .find(|s| s.name.starts_with(b"__BTF_ID__func__"))
+        .find(|s| s.name.starts_with(prefix))
         .unwrap();
     let (symoff, symsz, ..) = layout(&data);
-    let at = symoff + victim.index * symsz + 8;
-    data[at..at + 8].copy_from_slice(&(sec.size + 4).to_le_bytes());
-    let f = dir.join("out.o");
+    let at = symoff + victim.index * symsz + field;
+    data[at..at + 8].copy_from_slice(&value(sec.size).to_le_bytes());
+    let f = dir.join(name);
     std::fs::write(&f, &data).unwrap();
+    Some((f, String::from_utf8_lossy(&victim.name).into_owned()))
+}
+
+#[test]
+fn symbol_outside_the_section() {
+    let dir = tmp("outside");
+    let past_end = |size: u64| size + 4;
+    let Some((f, victim)) = patch_symbol(&dir, b"__BTF_ID__func__", 8, past_end, "out.o") else {
+        return;
+    };
     let err = fails(&f, &[]);
     assert!(err.contains("points outside .BTF_ids"), "{err}");
-    assert!(
-        err.contains(&String::from_utf8_lossy(&victim.name).into_owned()),
-        "{err}"
-    );
+    assert!(err.contains(&victim), "{err}");
 }
 
 #[test]
 fn huge_set_size() {
     let dir = tmp("hugeset");
-    let Some(obj) = fixture(&dir, "one", &[("cu1.c", "")], true) else {
+    let Some((f, _)) = patch_symbol(
+        &dir,
+        b"__BTF_ID__set8__",
+        16,
+        |_| u64::MAX.wrapping_sub(7),
+        "huge.o",
+    ) else {
         return;
     };
-    let mut data = std::fs::read(&obj).unwrap();
-    let sec = match btf_resolve::elf::read(&data).unwrap() {
-        btf_resolve::elf::Found::Ids(s) => s,
-        _ => unreachable!(),
-    };
-    let set = sec
-        .symbols
-        .iter()
-        .find(|s| s.name.starts_with(b"__BTF_ID__set8__"))
-        .unwrap();
-    let (symoff, symsz, ..) = layout(&data);
-    let at = symoff + set.index * symsz + 16;
-    data[at..at + 8].copy_from_slice(&u64::MAX.wrapping_sub(7).to_le_bytes());
-    let f = dir.join("huge.o");
-    std::fs::write(&f, &data).unwrap();
     let err = fails(&f, &[]);
     assert!(err.contains("past the end of .BTF_ids"), "{err}");
 }
