@@ -25,59 +25,8 @@
 //! can match gives the same candidate sequence once non-matching entries are
 //! skipped. This implementation uses libbpf's hash values anyway.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// A fast hasher for integer keys (and byte strings), FxHash style.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
-
-const K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        // A full avalanche (murmur3's finalizer): hashbrown takes the bucket
-        // from the low bits and a tag from the top 7 bits.
-        mix64(self.0)
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.write_u64(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
-    }
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-    #[inline]
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(u64::from(v));
-    }
-}
-
-/// `BuildHasher` for [`FastHasher`].
-pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
-/// A `HashMap` with [`FastHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, FastBuild>;
+use std::collections::VecDeque;
+pub(crate) use btf::hash::{mix64, FastMap};
 
 /// The candidate table (see the module documentation).
 #[derive(Default)]
@@ -310,12 +259,3 @@ impl IdSet {
     }
 }
 
-/// A full 64-bit mix (murmur3's finalizer).
-#[inline]
-pub(crate) fn mix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}

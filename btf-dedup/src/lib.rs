@@ -280,6 +280,34 @@ pub fn dedup_owned(btf: Btf, opts: &Options) -> Result<Btf> {
     }
 }
 
+/// Deduplicates BTF given as raw parts, without building a model first: the
+/// own type records as native words (ids from the base's count + 1), the own
+/// string section, the base (for split BTF). This is what an encoder that
+/// writes records directly hands over (btf-encode does): the words become
+/// dedup's table as they are. The result is [`dedup`]'s on the same BTF.
+pub fn dedup_words(
+    endian: Endian,
+    base: Option<std::sync::Arc<Btf>>,
+    words: Vec<u32>,
+    strings: Vec<u8>,
+    opts: &Options,
+) -> Result<Btf> {
+    let prepared = base.as_deref().map(PreparedBase::new).transpose()?;
+    let own_words = words.len();
+    let mut table = start_input(prepared.as_ref(), own_words);
+    let first = table.words.len();
+    if first == 0 {
+        table.words = words;
+    } else {
+        table.words.extend_from_slice(&words);
+        drop(words);
+    }
+    let header = Header::canonical(endian, (4 * own_words) as u32, strings.len() as u32);
+    let input = finish_input(table, first, prepared.as_ref(), strings, header)?;
+    let (h, words, strs) = run(input, opts)?;
+    btf::read::raw::from_words(h.endian, base, &words, &strs)
+}
+
 /// The in-memory path: the own types as words, the passes, the result
 /// decoded. An owned `btf` is dropped as soon as its types are words.
 fn dedup_btf(base: Option<&PreparedBase>, btf: Cow<'_, Btf>, opts: &Options) -> Result<Btf> {

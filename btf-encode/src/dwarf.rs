@@ -12,10 +12,14 @@
 //! - References are DIE offsets until [`Cu::resolve`] turns them into table
 //!   numbers; a reference to a DIE that is not a type of this unit becomes 0.
 
-use std::collections::HashMap;
+use btf::hash::FastMap as HashMap;
 
 use btf::{Error, Result};
 use gimli::{constants as dw, AttributeValue, DebuggingInformationEntry, Reader};
+
+/// A name as the DWARF holds it (bytes borrowed from `.debug_str` or the
+/// DIE), `None` when the DIE has none.
+pub type Name<'a> = Option<&'a [u8]>;
 
 /// A reference to another DIE, or an already known table number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,9 +34,9 @@ pub enum Ref {
 
 /// One struct/union member.
 #[derive(Clone, Debug)]
-pub struct Member {
+pub struct Member<'a> {
     /// Name (`None`: anonymous).
-    pub name: Option<String>,
+    pub name: Name<'a>,
     /// Type.
     pub ty: Ref,
     /// Bit offset as pahole computes it.
@@ -49,9 +53,9 @@ pub struct Member {
 
 /// A parameter of a function or prototype.
 #[derive(Clone, Debug)]
-pub struct Param {
+pub struct Param<'a> {
     /// Name.
-    pub name: Option<String>,
+    pub name: Name<'a>,
     /// Type.
     pub ty: Ref,
     /// `DW_AT_abstract_origin`, when the parameter has no `DW_AT_type`.
@@ -60,11 +64,11 @@ pub struct Param {
 
 /// The kind of a type table entry.
 #[derive(Clone, Debug)]
-pub enum TypeKind {
+pub enum TypeKind<'a> {
     /// `DW_TAG_base_type`.
     Base {
         /// Name.
-        name: Option<String>,
+        name: Name<'a>,
         /// Size in bits (`DW_AT_byte_size` * 8).
         bits: u64,
         /// `DW_AT_encoding`.
@@ -79,39 +83,39 @@ pub enum TypeKind {
     /// Restrict.
     Restrict,
     /// Typedef.
-    Typedef(Option<String>),
+    Typedef(Name<'a>),
     /// A `btf_type_tag` annotation of a pointer.
-    TypeTag(String),
+    TypeTag(&'a [u8]),
     /// Struct, class or union.
     Struct {
         /// Union.
         union: bool,
         /// Name.
-        name: Option<String>,
+        name: Name<'a>,
         /// Size in bytes.
         size: u64,
         /// `DW_AT_declaration`.
         declaration: bool,
         /// Members (and inheritance entries).
-        members: Vec<Member>,
+        members: Vec<Member<'a>>,
     },
     /// Enumeration.
     Enum {
         /// Name.
-        name: Option<String>,
+        name: Name<'a>,
         /// Size in bits.
         bits: u64,
         /// The underlying type is signed.
         signed: bool,
         /// Enumerators: name and value as libdw gives it.
-        values: Vec<(Option<String>, u64)>,
+        values: Vec<(Name<'a>, u64)>,
     },
     /// Array; the element count of each dimension.
     Array(Vec<u32>),
     /// Subroutine type.
     Proto {
         /// Parameters.
-        params: Vec<Param>,
+        params: Vec<Param<'a>>,
         /// `...`.
         varargs: bool,
     },
@@ -121,22 +125,22 @@ pub enum TypeKind {
 
 /// One entry of the type table.
 #[derive(Clone, Debug)]
-pub struct TypeEntry {
+pub struct TypeEntry<'a> {
     /// What it is.
-    pub kind: TypeKind,
+    pub kind: TypeKind<'a>,
     /// `DW_AT_type` (the pointee, element, return type...).
     pub ty: Ref,
     /// `btf_decl_tag` annotations: value and component index.
-    pub annots: Vec<(String, i32)>,
+    pub annots: Vec<(&'a [u8], i32)>,
 }
 
 /// A `DW_TAG_subprogram`.
 #[derive(Clone, Debug)]
-pub struct Function {
+pub struct Function<'a> {
     /// DIE offset.
     pub die: usize,
     /// `DW_AT_name`.
-    pub name: Option<String>,
+    pub name: Name<'a>,
     /// `DW_AT_declaration`.
     pub declaration: bool,
     /// `DW_AT_external`.
@@ -148,20 +152,20 @@ pub struct Function {
     /// Return type.
     pub ret: Ref,
     /// Parameters.
-    pub params: Vec<Param>,
+    pub params: Vec<Param<'a>>,
     /// `...`.
     pub varargs: bool,
     /// `btf_decl_tag` annotations (component -1: the function, else a parameter index).
-    pub annots: Vec<(String, i32)>,
+    pub annots: Vec<(&'a [u8], i32)>,
 }
 
 /// A `DW_TAG_variable`.
 #[derive(Clone, Debug)]
-pub struct Variable {
+pub struct Variable<'a> {
     /// DIE offset.
     pub die: usize,
     /// `DW_AT_name`.
-    pub name: Option<String>,
+    pub name: Name<'a>,
     /// `DW_AT_external`.
     pub external: bool,
     /// `DW_AT_declaration`.
@@ -173,12 +177,12 @@ pub struct Variable {
     /// Type.
     pub ty: Ref,
     /// `btf_decl_tag` annotations.
-    pub annots: Vec<(String, i32)>,
+    pub annots: Vec<(&'a [u8], i32)>,
 }
 
 /// A decoded compile unit.
 #[derive(Clone, Debug, Default)]
-pub struct Cu {
+pub struct Cu<'a> {
     /// `.debug_info` offset of the unit.
     pub offset: usize,
     /// `DW_AT_name`.
@@ -188,15 +192,18 @@ pub struct Cu {
     /// Address size.
     pub addr_size: u8,
     /// Type table; entry `i` is type number `i + 1`.
-    pub types: Vec<TypeEntry>,
+    pub types: Vec<TypeEntry<'a>>,
     /// Functions, in pahole's function table order.
-    pub functions: Vec<Function>,
+    pub functions: Vec<Function<'a>>,
     /// Variables, in pahole's tag table order.
-    pub variables: Vec<Variable>,
-    /// DIE offset to type number.
-    type_ids: HashMap<usize, u32>,
+    pub variables: Vec<Variable<'a>>,
+    /// `.debug_info` offset of the first DIE slot `type_ids` covers.
+    unit_start: usize,
+    /// Type number of the DIE at `unit_start + i` (0: not a type of this
+    /// unit): a dense table, as DIE offsets of a unit are a small range.
+    type_ids: Vec<u32>,
     /// DIE offset of a parameter (not in a subroutine type) to (name, type).
-    params: HashMap<usize, (Option<String>, Ref)>,
+    params: HashMap<usize, (Name<'a>, Ref)>,
 }
 
 /// The `DW_TAG_LLVM_annotation` tag (clang).
@@ -276,14 +283,14 @@ struct Ctx<'a, 'd> {
     unit: &'d gimli::Unit<R<'a>>,
     skip_decl_tag: bool,
     skip_type_tag: bool,
-    cu: Cu,
+    cu: Cu<'a>,
 }
 
 /// What a processed DIE became.
-enum Made {
-    Type(TypeEntry),
-    Function(Function),
-    Variable(Variable),
+enum Made<'a> {
+    Type(TypeEntry<'a>),
+    Function(Function<'a>),
+    Variable(Variable<'a>),
     Nothing,
 }
 
@@ -306,13 +313,20 @@ pub fn decode_unit<'a>(
     dwarf: &gimli::Dwarf<R<'a>>,
     unit: &gimli::Unit<R<'a>>,
     opts: LoadOptions,
-) -> Result<Option<Cu>> {
+) -> Result<Option<Cu<'a>>> {
     let mut ctx = Ctx {
         dwarf,
         unit,
         skip_decl_tag: opts.skip_decl_tag,
         skip_type_tag: opts.skip_type_tag,
         cu: Cu {
+            unit_start: unit
+                .header
+                .offset()
+                .as_debug_info_offset()
+                .map(|o| o.0)
+                .unwrap_or(0),
+            type_ids: vec![0; unit.header.length_including_self()],
             addr_size: unit.header.address_size(),
             ..Cu::default()
         },
@@ -341,6 +355,7 @@ pub fn decode_unit<'a>(
     ctx.cu.language = ctx.numeric(&Snap::new(root.entry()), dw::DW_AT_language);
     ctx.cu.name = ctx
         .string(&Snap::new(root.entry()), dw::DW_AT_name)
+        .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     let mut children = root.children();
     while let Some(child) = children.next().map_err(|e| gerr(e, "DIE tree"))? {
@@ -381,10 +396,10 @@ impl<'a> Ctx<'a, '_> {
         e.get(at).is_some()
     }
 
-    fn string(&self, e: &Snap<'a>, at: gimli::DwAt) -> Option<String> {
+    fn string(&self, e: &Snap<'a>, at: gimli::DwAt) -> Name<'a> {
         let v = e.get(at)?;
         let s = self.dwarf.attr_string(self.unit, v).ok()?;
-        Some(String::from_utf8_lossy(s.slice()).into_owned())
+        Some(s.slice())
     }
 
     fn reference(&self, e: &Snap<'a>, at: gimli::DwAt) -> Option<usize> {
@@ -443,11 +458,11 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn annotation(&self, e: &Snap<'a>, idx: i32, out: &mut Vec<(String, i32)>) {
+    fn annotation(&self, e: &Snap<'a>, idx: i32, out: &mut Vec<(&'a [u8], i32)>) {
         if self.skip_decl_tag {
             return;
         }
-        if self.string(e, dw::DW_AT_name).as_deref() != Some("btf_decl_tag") {
+        if self.string(e, dw::DW_AT_name) != Some(&b"btf_decl_tag"[..]) {
             return;
         }
         let value = self.string(e, dw::DW_AT_const_value).unwrap_or_default();
@@ -456,7 +471,7 @@ impl<'a> Ctx<'a, '_> {
 
     /// Adds what a DIE became to the tables (pahole's `cu__add_tag` /
     /// `cu__table_add_tag`: which one does not change the tables we keep).
-    fn add(&mut self, made: Made) {
+    fn add(&mut self, made: Made<'a>) {
         match made {
             Made::Type(t) => {
                 self.cu.types.push(t);
@@ -467,17 +482,17 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn push_type(&mut self, die: usize, t: TypeEntry) {
+    fn push_type(&mut self, die: usize, t: TypeEntry<'a>) {
         self.cu.types.push(t);
         let id = self.cu.types.len() as u32;
-        self.cu.type_ids.insert(die, id);
+        self.cu.set_type_id(die, id);
     }
 
     fn process(
         &mut self,
         node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
         depth: usize,
-    ) -> Result<Made> {
+    ) -> Result<Made<'a>> {
         if depth > MAX_DEPTH {
             return Err(Error::new(format!(
                 "DWARF nested deeper than {MAX_DEPTH} levels in unit {}",
@@ -538,7 +553,7 @@ impl<'a> Ctx<'a, '_> {
                         if ce.tag().0 != DW_TAG_LLVM_ANNOTATION {
                             continue;
                         }
-                        if self.string(ce, dw::DW_AT_name).as_deref() != Some("btf_type_tag") {
+                        if self.string(ce, dw::DW_AT_name) != Some(&b"btf_type_tag"[..]) {
                             continue;
                         }
                         let value = self.string(ce, dw::DW_AT_const_value).unwrap_or_default();
@@ -746,7 +761,7 @@ impl<'a> Ctx<'a, '_> {
         if let Made::Type(_) = &made {
             // Numbered when added; remember the DIE for references.
             let id = self.cu.types.len() as u32 + 1;
-            self.cu.type_ids.insert(off, id);
+            self.cu.set_type_id(off, id);
         }
         Ok(made)
     }
@@ -785,7 +800,7 @@ impl<'a> Ctx<'a, '_> {
         0
     }
 
-    fn member(&self, e: &Snap<'a>, in_union: bool) -> Member {
+    fn member(&self, e: &Snap<'a>, in_union: bool) -> Member<'a> {
         let _ = in_union;
         let bitfield_size = self.numeric(e, dw::DW_AT_bit_size) as u32;
         let ty = self.type_ref(e);
@@ -828,7 +843,7 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn variable(&mut self, node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>) -> Result<Variable> {
+    fn variable(&mut self, node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>) -> Result<Variable<'a>> {
         let e = Snap::new(node.entry());
         let declaration = self.has(&e, dw::DW_AT_declaration);
         let mut annots = Vec::new();
@@ -859,7 +874,7 @@ impl<'a> Ctx<'a, '_> {
     fn function_body(
         &mut self,
         node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
-        mut f: Option<&mut Function>,
+        mut f: Option<&mut Function<'a>>,
         depth: usize,
     ) -> Result<()> {
         if depth > MAX_DEPTH {
@@ -972,13 +987,27 @@ impl<'a> Ctx<'a, '_> {
     }
 }
 
-impl Cu {
+impl<'a> Cu<'a> {
+    /// Records the type number of the DIE at `die` (ignored outside the unit).
+    fn set_type_id(&mut self, die: usize, id: u32) {
+        if let Some(slot) = die
+            .checked_sub(self.unit_start)
+            .and_then(|i| self.type_ids.get_mut(i))
+        {
+            *slot = id;
+        }
+    }
+
     /// Looks a DIE up as a type of this unit: its number, or 0.
     pub fn type_id(&self, r: Ref) -> u32 {
         match r {
             Ref::None => 0,
             Ref::Id(n) => n,
-            Ref::Die(o) => self.type_ids.get(&o).copied().unwrap_or(0),
+            Ref::Die(o) => o
+                .checked_sub(self.unit_start)
+                .and_then(|i| self.type_ids.get(i))
+                .copied()
+                .unwrap_or(0),
         }
     }
 
@@ -1081,7 +1110,7 @@ impl Cu {
         }
         // Names and return types from abstract origins / specifications,
         // in function table order (as pahole recodes them).
-        let mut by_die: HashMap<usize, usize> = HashMap::new();
+        let mut by_die: HashMap<usize, usize> = HashMap::default();
         for (i, f) in self.functions.iter().enumerate() {
             by_die.insert(f.die, i);
         }

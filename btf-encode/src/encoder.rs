@@ -5,26 +5,49 @@
 //! array index type if an array needed one and none exists yet, the
 //! `btf_decl_tag`s of structs, unions and typedefs, the functions, the
 //! per-CPU variables. After the last unit, the `.data..percpu` DATASEC.
+//!
+//! The types are written straight as raw BTF records (the core's
+//! [`btf::format`] layout) into one word table with a deduplicating string
+//! table beside it: no per-type model is built, which keeps the peak memory
+//! of a vmlinux run at the size of the raw pre-dedup BTF. The table goes to
+//! dedup as words ([`btf_dedup::dedup_words`]), or through the core parser
+//! ([`btf::read::raw::from_words`]), which checks every reference.
 
-use btf::types::{self, Composite, Enum, Enum64, Enum64Value, EnumValue, Member};
-use btf::{Builder, Error, Result, StrOff, Type, TypeData, TypeId};
+use btf::format::make_info;
+use btf::types::{self, VarSecInfo};
+use btf::{Error, Kind, Result, StringTable};
 
-use crate::dwarf::{Cu, TypeKind, Variable};
+use crate::dwarf::{Cu, Name, TypeKind, Variable};
 use crate::elf::{ElfInfo, PERCPU_SECTION};
 use crate::Options;
 
 /// The state pahole keeps in its `btf_encoder` across units.
 pub struct Encoder<'o> {
-    b: Builder,
+    /// The raw type records written so far (own types only).
+    words: Vec<u32>,
+    /// The own string section.
+    strs: StringTable,
+    /// The id the next type gets.
+    next_id: u32,
     opts: &'o Options,
     has_index_type: bool,
     need_index_type: bool,
     array_index_id: u32,
     /// ELF function names (sorted) and whether a FUNC was made for each.
     functions: Vec<(String, bool)>,
-    secinfo: Vec<types::VarSecInfo>,
+    secinfo: Vec<VarSecInfo>,
     /// Messages for `-V`.
     pub log: Vec<String>,
+}
+
+/// What [`Encoder::finish`] hands out: the raw pre-dedup BTF.
+pub struct RawBtf {
+    /// Own type records, native words.
+    pub words: Vec<u32>,
+    /// Own string section.
+    pub strings: Vec<u8>,
+    /// Number of own types.
+    pub count: u32,
 }
 
 const DW_ATE_BOOLEAN: u64 = 0x02;
@@ -41,16 +64,28 @@ fn tag_name(tag: u16) -> String {
     }
 }
 
+/// A name for messages.
+fn show(n: Name<'_>) -> String {
+    match n {
+        Some(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        None => "(anonymous)".to_string(),
+    }
+}
+
 impl<'o> Encoder<'o> {
     /// A new encoder for the file whose ELF side is `elf`.
     pub fn new(opts: &'o Options, elf: &ElfInfo<'_>) -> Self {
-        let mut b = match &opts.base {
-            Some(base) => Builder::new_split(base.clone()),
-            None => Builder::new(),
+        let (strs, next_id) = match &opts.base {
+            Some(base) => (
+                StringTable::new_split(base.str_len_total()),
+                base.type_count() + 1,
+            ),
+            None => (StringTable::new(), 1),
         };
-        b.set_endian(elf.endian);
         Encoder {
-            b,
+            words: Vec::new(),
+            strs,
+            next_id,
             opts,
             has_index_type: false,
             need_index_type: false,
@@ -61,26 +96,32 @@ impl<'o> Encoder<'o> {
         }
     }
 
-    fn name(&mut self, n: &Option<String>) -> StrOff {
+    fn name(&mut self, n: Name<'_>) -> u32 {
         match n {
-            Some(s) => self.b.add_str(s),
-            None => StrOff::EMPTY,
+            Some(s) if !s.is_empty() => self.strs.add(s).0,
+            _ => 0,
         }
     }
 
-    fn add(&mut self, name_off: StrOff, kind_flag: bool, data: TypeData) -> u32 {
-        self.b
-            .add_type(Type {
-                name_off,
-                kind_flag,
-                data,
-            })
-            .0
+    /// Writes one record head (name, info, size-or-type) and returns the id.
+    fn head(&mut self, name_off: u32, kind: Kind, vlen: usize, kind_flag: bool, st: u32) -> Result<u32> {
+        if vlen > btf::builder::MAX_VLEN as usize {
+            return Err(Error::new(format!(
+                "type [{}] ({kind:?}) has {vlen} members, enumerators or parameters: BTF holds at most {}",
+                self.next_id,
+                btf::builder::MAX_VLEN
+            )));
+        }
+        self.words
+            .extend_from_slice(&[name_off, make_info(kind, vlen as u32, kind_flag), st]);
+        let id = self.next_id;
+        self.next_id += 1;
+        Ok(id)
     }
 
-    fn required_name(&mut self, n: &Option<String>, what: &str, cu: &Cu) -> Result<StrOff> {
+    fn required_name(&mut self, n: Name<'_>, what: &str, cu: &Cu<'_>) -> Result<u32> {
         match n {
-            Some(s) if !s.is_empty() => Ok(self.b.add_str(s)),
+            Some(s) if !s.is_empty() => Ok(self.strs.add(s).0),
             _ => Err(Error::new(format!(
                 "unit '{}': {what} without a name cannot be encoded (libbpf rejects it)",
                 cu.name
@@ -89,12 +130,12 @@ impl<'o> Encoder<'o> {
     }
 
     /// Encodes one unit.
-    pub fn encode_cu(&mut self, cu: &Cu, elf: &ElfInfo<'_>) -> Result<()> {
-        let off = self.b.next_id().0 - 1;
+    pub fn encode_cu(&mut self, cu: &Cu<'_>, elf: &ElfInfo<'_>) -> Result<()> {
+        let off = self.next_id - 1;
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         if !self.has_index_type {
             let int = cu.types.iter().position(
-                |t| matches!(&t.kind, TypeKind::Base { name: Some(n), .. } if n == "int"),
+                |t| matches!(&t.kind, TypeKind::Base { name: Some(n), .. } if *n == b"int"),
             );
             match int {
                 Some(i) => {
@@ -115,26 +156,26 @@ impl<'o> Encoder<'o> {
                     name,
                     bits,
                     encoding,
-                } => self.base_type(cu, name, *bits, *encoding)?,
+                } => self.base_type(cu, *name, *bits, *encoding)?,
                 TypeKind::Ptr => {
-                    self.add(StrOff::EMPTY, false, TypeData::Ptr(TypeId(target)));
+                    self.head(0, Kind::Ptr, 0, false, target)?;
                 }
                 TypeKind::Const => {
-                    self.add(StrOff::EMPTY, false, TypeData::Const(TypeId(target)));
+                    self.head(0, Kind::Const, 0, false, target)?;
                 }
                 TypeKind::Volatile => {
-                    self.add(StrOff::EMPTY, false, TypeData::Volatile(TypeId(target)));
+                    self.head(0, Kind::Volatile, 0, false, target)?;
                 }
                 TypeKind::Restrict => {
-                    self.add(StrOff::EMPTY, false, TypeData::Restrict(TypeId(target)));
+                    self.head(0, Kind::Restrict, 0, false, target)?;
                 }
                 TypeKind::Typedef(name) => {
-                    let n = self.required_name(name, "typedef", cu)?;
-                    self.add(n, false, TypeData::Typedef(TypeId(target)));
+                    let n = self.required_name(*name, "typedef", cu)?;
+                    self.head(n, Kind::Typedef, 0, false, target)?;
                 }
                 TypeKind::TypeTag(value) => {
-                    let n = self.required_name(&Some(value.clone()), "btf_type_tag", cu)?;
-                    self.add(n, false, TypeData::TypeTag(TypeId(target)));
+                    let n = self.required_name(Some(value), "btf_type_tag", cu)?;
+                    self.head(n, Kind::TypeTag, 0, false, target)?;
                 }
                 TypeKind::Struct {
                     union,
@@ -144,74 +185,57 @@ impl<'o> Encoder<'o> {
                     members,
                 } => {
                     if *declaration {
-                        let n = self.required_name(name, "forward declaration", cu)?;
-                        self.add(n, *union, TypeData::Fwd);
+                        let n = self.required_name(*name, "forward declaration", cu)?;
+                        self.head(n, Kind::Fwd, 0, *union, 0)?;
                         continue;
                     }
-                    let name_off = self.name(name);
-                    let mut ms = Vec::new();
+                    let name_off = self.name(*name);
                     let mut kind_flag = false;
+                    let mut n = 0usize;
                     for m in members.iter().filter(|m| m.is_member) {
                         let bitfield = m.bitfield_size != 0 || m.bit_offset % 8 != 0;
                         if bitfield && (m.bitfield_size > 255 || m.bit_offset >= 1 << 24) {
                             return Err(Error::new(format!(
-                                "unit '{}': member {:?} of type {id}: bitfield size {} or offset {} too large for BTF",
-                                cu.name, m.name, m.bitfield_size, m.bit_offset
+                                "unit '{}': member {} of type {id}: bitfield size {} or offset {} too large for BTF",
+                                cu.name, show(m.name), m.bitfield_size, m.bit_offset
                             )));
                         }
                         if *union && m.bit_offset != 0 {
                             return Err(Error::new(format!(
-                                "unit '{}': union member {:?} at bit offset {} (libbpf allows only 0)",
-                                cu.name, m.name, m.bit_offset
+                                "unit '{}': union member {} at bit offset {} (libbpf allows only 0)",
+                                cu.name, show(m.name), m.bit_offset
                             )));
                         }
                         kind_flag |= bitfield;
-                        let mname = self.name(&m.name);
-                        ms.push(Member {
-                            name_off: mname,
-                            ty: TypeId(off + cu.type_id(m.ty)),
-                            offset: m.bit_offset | m.bitfield_size << 24,
-                        });
+                        n += 1;
                     }
-                    let c = Composite {
-                        size: *size as u32,
-                        members: ms,
-                    };
-                    let data = if *union {
-                        TypeData::Union(c)
-                    } else {
-                        TypeData::Struct(c)
-                    };
-                    self.add(name_off, kind_flag, data);
+                    let kind = if *union { Kind::Union } else { Kind::Struct };
+                    self.head(name_off, kind, n, kind_flag, *size as u32)?;
+                    for m in members.iter().filter(|m| m.is_member) {
+                        let mname = self.name(m.name);
+                        let offset = m.bit_offset | m.bitfield_size << 24;
+                        self.words
+                            .extend_from_slice(&[mname, off + cu.type_id(m.ty), offset]);
+                    }
                 }
                 TypeKind::Enum {
                     name,
                     bits,
                     signed,
                     values,
-                } => self.enumeration(cu, name, *bits, *signed, values)?,
+                } => self.enumeration(cu, *name, *bits, *signed, values)?,
                 TypeKind::Array(dims) => {
                     self.need_index_type = true;
                     let mut n: u32 = 1;
                     for d in dims.iter().rev() {
                         n = n.wrapping_mul(*d);
                     }
-                    self.add(
-                        StrOff::EMPTY,
-                        false,
-                        TypeData::Array(types::Array {
-                            elem: TypeId(target),
-                            index: TypeId(self.array_index_id),
-                            nelems: n,
-                        }),
-                    );
+                    self.head(0, Kind::Array, 0, false, 0)?;
+                    self.words
+                        .extend_from_slice(&[target, self.array_index_id, n]);
                 }
                 TypeKind::Proto { params, varargs } => {
-                    let ps: Vec<(Option<String>, u32)> = params
-                        .iter()
-                        .map(|p| (p.name.clone(), rid(cu.type_id(p.ty))))
-                        .collect();
-                    self.proto(target, &ps, *varargs);
+                    self.proto(cu, off, target, params, *varargs)?;
                 }
                 TypeKind::Unsupported(tag) => {
                     return Err(Error::new(format!(
@@ -222,21 +246,13 @@ impl<'o> Encoder<'o> {
                     )))
                 }
             }
-            debug_assert_eq!(self.b.next_id().0 - 1, off + id);
+            debug_assert_eq!(self.next_id - 1, off + id);
         }
         if self.need_index_type && !self.has_index_type {
-            let n = self.b.add_str("int");
-            self.add(
-                n,
-                false,
-                TypeData::Int(types::Int {
-                    size: 4,
-                    encoding: types::INT_SIGNED,
-                    offset: 0,
-                    bits: 32,
-                    unused: 0,
-                }),
-            );
+            let n = self.strs.add(b"int").0;
+            self.head(n, Kind::Int, 0, false, 4)?;
+            self.words
+                .push(u32::from(types::INT_SIGNED) << 24 | 32);
             self.has_index_type = true;
         }
         // Decl tags of structs, unions and typedefs.
@@ -256,51 +272,36 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    fn decl_tag(&mut self, cu: &Cu, value: &str, target: u32, idx: i32) -> Result<()> {
-        let n = self.required_name(&Some(value.to_string()), "btf_decl_tag", cu)?;
-        self.add(
-            n,
-            false,
-            TypeData::DeclTag(types::DeclTag {
-                ty: TypeId(target),
-                component_idx: idx,
-            }),
-        );
+    fn decl_tag(&mut self, cu: &Cu<'_>, value: &[u8], target: u32, idx: i32) -> Result<()> {
+        let n = self.required_name(Some(value), "btf_decl_tag", cu)?;
+        self.head(n, Kind::DeclTag, 0, false, target)?;
+        self.words.push(idx as u32);
         Ok(())
     }
 
-    fn proto(&mut self, ret: u32, params: &[(Option<String>, u32)], varargs: bool) -> u32 {
-        let mut ps = Vec::with_capacity(params.len() + 1);
-        for (name, ty) in params {
-            let n = self.name(name);
-            ps.push(types::Param {
-                name_off: n,
-                ty: TypeId(*ty),
-            });
+    /// A FUNC_PROTO of the unit's parameters (type numbers of `cu`).
+    fn proto(
+        &mut self,
+        cu: &Cu<'_>,
+        unit_off: u32,
+        ret: u32,
+        params: &[crate::dwarf::Param<'_>],
+        varargs: bool,
+    ) -> Result<u32> {
+        let id = self.head(0, Kind::FuncProto, params.len() + usize::from(varargs), false, ret)?;
+        for p in params {
+            let n = self.name(p.name);
+            let t = cu.type_id(p.ty);
+            let t = if t == 0 { 0 } else { unit_off + t };
+            self.words.extend_from_slice(&[n, t]);
         }
         if varargs {
-            ps.push(types::Param {
-                name_off: StrOff::EMPTY,
-                ty: TypeId(0),
-            });
+            self.words.extend_from_slice(&[0, 0]);
         }
-        self.add(
-            StrOff::EMPTY,
-            false,
-            TypeData::FuncProto(types::FuncProto {
-                ret: TypeId(ret),
-                params: ps,
-            }),
-        )
+        Ok(id)
     }
 
-    fn base_type(
-        &mut self,
-        cu: &Cu,
-        name: &Option<String>,
-        bits: u64,
-        encoding: u64,
-    ) -> Result<()> {
+    fn base_type(&mut self, cu: &Cu<'_>, name: Name<'_>, bits: u64, encoding: u64) -> Result<()> {
         let bits = bits as u16 as u64;
         let mut byte_sz = bits.div_ceil(8);
         let enc = if encoding == DW_ATE_SIGNED || encoding == DW_ATE_SIGNED_CHAR {
@@ -315,75 +316,63 @@ impl<'o> Encoder<'o> {
             if float && self.opts.gen_floats {
                 if encoding != DW_ATE_FLOAT {
                     return Err(Error::new(format!(
-                        "unit '{}': complex, interval and imaginary float types are not supported ({:?})",
-                        cu.name, name
+                        "unit '{}': complex, interval and imaginary float types are not supported ({})",
+                        cu.name,
+                        show(name)
                     )));
                 }
                 let n = self.required_name(name, "float type", cu)?;
                 if !matches!(byte_sz, 2 | 4 | 8 | 12 | 16) {
                     return Err(Error::new(format!(
-                        "unit '{}': float {:?} of {byte_sz} bytes cannot be encoded",
-                        cu.name, name
+                        "unit '{}': float {} of {byte_sz} bytes cannot be encoded",
+                        cu.name,
+                        show(name)
                     )));
                 }
-                self.add(
-                    n,
-                    false,
-                    TypeData::Float(types::Float {
-                        size: byte_sz as u32,
-                    }),
-                );
+                self.head(n, Kind::Float, 0, false, byte_sz as u32)?;
                 return Ok(());
             }
             0
         };
-        let mut name = name.clone();
+        let mut name = name;
         if byte_sz == 0 || byte_sz & (byte_sz - 1) != 0 {
-            name = Some("__SANITIZED_FAKE_INT__".to_string());
+            name = Some(b"__SANITIZED_FAKE_INT__");
             byte_sz = 4;
         }
         if byte_sz > 16 {
             return Err(Error::new(format!(
-                "unit '{}': base type {:?} of {byte_sz} bytes cannot be encoded as INT",
-                cu.name, name
+                "unit '{}': base type {} of {byte_sz} bytes cannot be encoded as INT",
+                cu.name,
+                show(name)
             )));
         }
-        let n = self.required_name(&name, "base type", cu)?;
-        self.add(
-            n,
-            false,
-            TypeData::Int(types::Int {
-                size: byte_sz as u32,
-                encoding: enc,
-                offset: 0,
-                bits: (byte_sz * 8) as u8,
-                unused: 0,
-            }),
-        );
+        let n = self.required_name(name, "base type", cu)?;
+        self.head(n, Kind::Int, 0, false, byte_sz as u32)?;
+        self.words.push(u32::from(enc) << 24 | (byte_sz * 8) as u32);
         Ok(())
     }
 
     fn enumeration(
         &mut self,
-        cu: &Cu,
-        name: &Option<String>,
+        cu: &Cu<'_>,
+        name: Name<'_>,
         bits: u64,
         signed: bool,
-        values: &[(Option<String>, u64)],
+        values: &[(Name<'_>, u64)],
     ) -> Result<()> {
         let size = bits.div_ceil(8);
-        let _ = bits;
         let name_off = self.name(name);
         if !matches!(size, 1 | 2 | 4 | 8) {
             return Err(Error::new(format!(
-                "unit '{}': enum {:?} of {size} bytes cannot be encoded",
-                cu.name, name
+                "unit '{}': enum {} of {size} bytes cannot be encoded",
+                cu.name,
+                show(name)
             )));
         }
         let skip64 = self.opts.skip_encoding_enum64;
         let is_enum32 = size <= 4 || skip64;
-        let mut kind_flag = if is_enum32 { false } else { signed };
         if is_enum32 {
+            let mut kind_flag = false;
             let mut vs = Vec::with_capacity(values.len());
             for (n, v) in values {
                 let value: i64 = if skip64 {
@@ -393,49 +382,31 @@ impl<'o> Encoder<'o> {
                 };
                 if value < i64::from(i32::MIN) || value > i64::from(u32::MAX) {
                     return Err(Error::new(format!(
-                        "unit '{}': enumerator {:?} value {value} out of range for a 32-bit enum",
-                        cu.name, n
+                        "unit '{}': enumerator {} value {value} out of range for a 32-bit enum",
+                        cu.name,
+                        show(*n)
                     )));
                 }
                 if value < 0 {
                     kind_flag = true;
                 }
-                let no = self.required_name(n, "enumerator", cu)?;
-                vs.push(EnumValue {
-                    name_off: no,
-                    val: value as u32,
-                });
+                let no = self.required_name(*n, "enumerator", cu)?;
+                vs.push([no, value as u32]);
             }
-            self.add(
-                name_off,
-                kind_flag,
-                TypeData::Enum(Enum {
-                    size: size as u32,
-                    values: vs,
-                }),
-            );
+            self.head(name_off, Kind::Enum, vs.len(), kind_flag, size as u32)?;
+            self.words.extend(vs.iter().flatten());
         } else {
-            let mut vs = Vec::with_capacity(values.len());
+            self.head(name_off, Kind::Enum64, values.len(), signed, size as u32)?;
             for (n, v) in values {
-                let no = self.required_name(n, "enumerator", cu)?;
-                vs.push(Enum64Value {
-                    name_off: no,
-                    val: *v,
-                });
+                let no = self.required_name(*n, "enumerator", cu)?;
+                self.words
+                    .extend_from_slice(&[no, *v as u32, (*v >> 32) as u32]);
             }
-            self.add(
-                name_off,
-                kind_flag,
-                TypeData::Enum64(Enum64 {
-                    size: size as u32,
-                    values: vs,
-                }),
-            );
         }
         Ok(())
     }
 
-    fn encode_functions(&mut self, cu: &Cu, off: u32) -> Result<()> {
+    fn encode_functions(&mut self, cu: &Cu<'_>, off: u32) -> Result<()> {
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         for f in &cu.functions {
             if f.declaration {
@@ -444,26 +415,27 @@ impl<'o> Encoder<'o> {
             if f.params.iter().any(|p| p.name.is_none()) {
                 if self.opts.verbose {
                     self.log.push(format!(
-                        "function {:?}: skipped, a parameter has no name",
-                        f.name
+                        "function {}: skipped, a parameter has no name",
+                        show(f.name)
                     ));
                 }
                 continue;
             }
             if !self.functions.is_empty() {
-                let Some(name) = &f.name else {
+                let Some(name) = f.name else {
                     continue;
                 };
                 match self
                     .functions
-                    .binary_search_by(|(n, _)| n.as_str().cmp(name))
+                    .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
                 {
                     Ok(i) if !self.functions[i].1 => self.functions[i].1 = true,
                     Ok(_) => continue,
                     Err(_) => {
                         if self.opts.verbose {
                             self.log.push(format!(
-                                "function '{name}': skipped, no ELF function symbol"
+                                "function '{}': skipped, no ELF function symbol",
+                                String::from_utf8_lossy(name)
                             ));
                         }
                         continue;
@@ -472,21 +444,9 @@ impl<'o> Encoder<'o> {
             } else if !f.external {
                 continue;
             }
-            let ps: Vec<(Option<String>, u32)> = f
-                .params
-                .iter()
-                .map(|p| (p.name.clone(), rid(cu.type_id(p.ty))))
-                .collect();
-            let proto = self.proto(rid(cu.type_id(f.ret)), &ps, f.varargs);
-            let n = self.required_name(&f.name, "function", cu)?;
-            let id = self.add(
-                n,
-                false,
-                TypeData::Func(types::Func {
-                    proto: TypeId(proto),
-                    linkage: types::linkage::STATIC as u16,
-                }),
-            );
+            let proto = self.proto(cu, off, rid(cu.type_id(f.ret)), &f.params, f.varargs)?;
+            let n = self.required_name(f.name, "function", cu)?;
+            let id = self.head(n, Kind::Func, types::linkage::STATIC as usize, false, proto)?;
             for (value, idx) in &f.annots {
                 self.decl_tag(cu, value, id, *idx)?;
             }
@@ -494,14 +454,14 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    fn encode_variables(&mut self, cu: &Cu, elf: &ElfInfo<'_>, off: u32) -> Result<()> {
+    fn encode_variables(&mut self, cu: &Cu<'_>, elf: &ElfInfo<'_>, off: u32) -> Result<()> {
         let Some(percpu) = elf.percpu else {
             return Ok(());
         };
         if !elf.has_symtab {
             return Ok(());
         }
-        let by_die: std::collections::HashMap<usize, &Variable> =
+        let by_die: btf::hash::FastMap<usize, &Variable<'_>> =
             cu.variables.iter().map(|v| (v.die, v)).collect();
         for v in &cu.variables {
             let spec = v.specification.and_then(|s| by_die.get(&s).copied());
@@ -519,7 +479,7 @@ impl<'o> Encoder<'o> {
             let Some(sym) = bsearch(&elf.percpu_vars, offset) else {
                 continue;
             };
-            if addr == 0 && v.name.as_deref() != Some(sym.name.as_str()) {
+            if addr == 0 && v.name != Some(sym.name.as_bytes()) {
                 continue;
             }
             let var = spec.unwrap_or(v);
@@ -547,20 +507,14 @@ impl<'o> Encoder<'o> {
             } else {
                 types::linkage::STATIC
             };
-            let n = self.b.add_str(&sym.name);
-            let id = self.add(
-                n,
-                false,
-                TypeData::Var(types::Var {
-                    ty: TypeId(off + ty),
-                    linkage,
-                }),
-            );
+            let n = self.strs.add(sym.name.as_bytes()).0;
+            let id = self.head(n, Kind::Var, 0, false, off + ty)?;
+            self.words.push(linkage);
             for (value, idx) in &var.annots {
                 self.decl_tag(cu, value, id, *idx)?;
             }
-            self.secinfo.push(types::VarSecInfo {
-                ty: TypeId(id),
+            self.secinfo.push(VarSecInfo {
+                ty: btf::TypeId(id),
                 offset: offset as u32,
                 size: sym.size as u32,
             });
@@ -568,21 +522,32 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    /// Adds the DATASEC and returns the (not yet deduplicated) BTF, or `None`
-    /// when there is nothing to encode.
-    pub fn finish(mut self) -> Result<Option<btf::Btf>> {
+    /// Adds the DATASEC and returns the raw (not yet deduplicated) BTF, or
+    /// `None` when there is nothing to encode.
+    pub fn finish(mut self) -> Result<Option<RawBtf>> {
         if !self.secinfo.is_empty() {
             let mut vars = std::mem::take(&mut self.secinfo);
             vars.sort_by_key(|v| v.offset);
             let last = vars[vars.len() - 1];
             let size = last.offset.wrapping_add(last.size);
-            let n = self.b.add_str(PERCPU_SECTION);
-            self.add(n, false, TypeData::Datasec(types::Datasec { size, vars }));
+            let n = self.strs.add(PERCPU_SECTION.as_bytes()).0;
+            self.head(n, Kind::Datasec, vars.len(), false, size)?;
+            for v in &vars {
+                self.words.extend_from_slice(&[v.ty.0, v.offset, v.size]);
+            }
         }
-        if self.b.types().is_empty() {
+        let first = match &self.opts.base {
+            Some(b) => b.type_count() + 1,
+            None => 1,
+        };
+        if self.next_id == first {
             return Ok(None);
         }
-        self.b.finish().map(Some)
+        Ok(Some(RawBtf {
+            words: self.words,
+            strings: self.strs.into_bytes(),
+            count: self.next_id - first,
+        }))
     }
 }
 

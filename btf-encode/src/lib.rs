@@ -118,20 +118,51 @@ pub fn encode(data: &[u8], opts: &Options) -> Result<Option<Btf>> {
 /// [`encode`], with the `-V` messages.
 pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
     let clock = std::time::Instant::now();
-    let raw = encode_raw(data, opts)?;
+    let (raw, endian, log) = encode_words(data, opts)?;
     timing("encode (ELF, DWARF, BTF before dedup)", clock);
     let clock = std::time::Instant::now();
-    let btf = match raw.btf {
-        Some(b) => Some(dedup(b)?),
+    let btf = match raw {
+        Some(r) => Some(btf_dedup::dedup_words(
+            endian,
+            opts.base.clone(),
+            r.words,
+            r.strings,
+            &btf_dedup::Options::default(),
+        )?),
         None => None,
     };
     timing("dedup", clock);
-    Ok(Encoded { btf, log: raw.log })
+    Ok(Encoded { btf, log })
 }
 
 /// The encoder's output before deduplication (pahole's BTF just before
 /// `btf__dedup`).
 pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
+    let (raw, endian, log) = encode_words(data, opts)?;
+    let btf = match raw {
+        Some(r) => Some(btf::read::raw::from_words(
+            endian,
+            opts.base.clone(),
+            &r.words,
+            &r.strings,
+        )?),
+        None => None,
+    };
+    Ok(Encoded { btf, log })
+}
+
+/// Decodes and encodes every unit: the raw pre-dedup records, the byte order
+/// of the input, the `-V` messages.
+///
+/// Units are decoded in parallel and encoded strictly in `.debug_info`
+/// order, one batch while the next is decoded (see docs/ARCHITECTURE.md,
+/// btf-encode): the encoder's state (type ids, the string table, which
+/// functions were already emitted) only ever sees units in file order, so
+/// the output cannot depend on the number of threads or on scheduling.
+fn encode_words(
+    data: &[u8],
+    opts: &Options,
+) -> Result<(Option<encoder::RawBtf>, btf::Endian, Vec<String>)> {
     let info = elf::read(data)?;
     if let Some(name) = info.invalid_percpu_names.first() {
         if !opts.force && !opts.skip_encoding_vars {
@@ -185,7 +216,7 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
             }
         }
     }
-    let decode = |header: gimli::UnitHeader<gimli::EndianSlice<'_, gimli::RunTimeEndian>>| -> Result<Option<dwarf::Cu>> {
+    let decode = |header: gimli::UnitHeader<_>| {
         let uoff = header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0);
         let unit = dwarf
             .unit(header)
@@ -202,24 +233,10 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
         }
         cu.resolve();
         cu.offset = uoff;
-        Ok(Some(cu))
+        Result::Ok(Some(cu))
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
-    let threads = pool.current_num_threads().max(1);
-    // Units are decoded in parallel, a batch at a time, and encoded strictly
-    // in .debug_info order (see docs/ARCHITECTURE.md, btf-encode).
-    let batch = if threads == 1 { 1 } else { threads * 4 };
-    for chunk in headers.chunks(batch) {
-        let decoded: Vec<Result<Option<dwarf::Cu>>> = if threads == 1 {
-            chunk.iter().map(|h| decode(*h)).collect()
-        } else {
-            use rayon::prelude::*;
-            pool.install(|| chunk.par_iter().map(|h| decode(*h)).collect())
-        };
-        for cu in decoded {
+    let encode_batch = |enc: &mut encoder::Encoder<'_>, batch: Vec<Result<Option<dwarf::Cu<'_>>>>| -> Result<()> {
+        for cu in batch {
             let Some(cu) = cu? else {
                 continue;
             };
@@ -227,13 +244,42 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
                 Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
             })?;
         }
+        Ok(())
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
+    let threads = pool.current_num_threads().max(1);
+    if threads == 1 {
+        for h in &headers {
+            encode_batch(&mut enc, vec![decode(*h)])?;
+        }
+    } else {
+        use rayon::prelude::*;
+        // A pipeline of batches: batch k+1 is decoded on the pool while the
+        // calling thread encodes batch k.
+        let batch = threads * 8;
+        pool.install(|| -> Result<()> {
+            let mut chunks = headers.chunks(batch);
+            let mut ready: Option<Vec<_>> = chunks
+                .next()
+                .map(|c| c.par_iter().map(|h| decode(*h)).collect());
+            while let Some(cur) = ready.take() {
+                let next = chunks.next();
+                let (done, decoded) = rayon::join(
+                    || encode_batch(&mut enc, cur),
+                    || next.map(|c| c.par_iter().map(|h| decode(*h)).collect::<Vec<_>>()),
+                );
+                done?;
+                ready = decoded;
+            }
+            Ok(())
+        })?;
     }
     timing("units decoded and encoded", clock);
     let log = std::mem::take(&mut enc.log);
-    Ok(Encoded {
-        btf: enc.finish()?,
-        log,
-    })
+    Ok((enc.finish()?, info.endian, log))
 }
 
 /// `BTF_ENCODE_TIMING=1`: the time of each phase on stderr.
@@ -241,14 +287,6 @@ fn timing(what: &str, since: std::time::Instant) {
     if std::env::var_os("BTF_ENCODE_TIMING").is_some() {
         eprintln!("btf-encode: {what}: {:.3} s", since.elapsed().as_secs_f64());
     }
-}
-
-/// libbpf's `btf__dedup` on the encoder's output (the one place the
-/// deduplicator is called), in memory: [`btf_dedup::dedup_owned`] takes the
-/// BTF by value and drops its model once its types are dedup's words, before
-/// the passes build their tables (the peak memory of a vmlinux run).
-pub fn dedup(btf: Btf) -> Result<Btf> {
-    btf_dedup::dedup_owned(btf, &btf_dedup::Options::default())
 }
 
 /// [`encode`] on a file (memory-mapped).

@@ -18,7 +18,7 @@
 //!   type id and string offset is in range (the parser's own check). Whether the
 //!   kernel accepts the BTF is a further question: [`crate::verify`] answers it.
 
-use std::collections::HashMap;
+use crate::hash::FastMap as HashMap;
 use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
@@ -42,7 +42,7 @@ impl StringTable {
         let mut t = StringTable {
             start: 0,
             data: Vec::new(),
-            map: HashMap::new(),
+            map: HashMap::default(),
         };
         t.data.push(0);
         t.map.insert(Box::from(&b""[..]), 0);
@@ -54,13 +54,13 @@ impl StringTable {
         StringTable {
             start,
             data: Vec::new(),
-            map: HashMap::new(),
+            map: HashMap::default(),
         }
     }
 
     /// A table holding an existing string section, so that lookups find its strings.
     pub fn from_section(start: u32, data: Vec<u8>) -> Self {
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         let mut off = 0usize;
         while off < data.len() {
             let end = data[off..]

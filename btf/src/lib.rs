@@ -37,6 +37,7 @@ mod btf;
 pub mod builder;
 pub mod error;
 pub mod format;
+pub mod hash;
 pub mod ids;
 pub mod index;
 pub mod kind;
