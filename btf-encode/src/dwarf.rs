@@ -886,8 +886,10 @@ impl<'a> Ctx<'a, '_> {
         let mut param_idx = 0i32;
         let mut ch = node.children();
         while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-            let ce = Snap::new(c.entry());
-            match ce.tag() {
+            // The tag first: most children of a function body (call sites,
+            // their parameters, labels) are skipped without reading their
+            // attributes.
+            match c.entry().tag() {
                 dw::DW_TAG_call_site
                 | dw::DW_TAG_call_site_parameter
                 | dw::DW_TAG_GNU_call_site
@@ -900,6 +902,7 @@ impl<'a> Ctx<'a, '_> {
                 | dw::DW_TAG_GNU_template_template_param
                 | dw::DW_TAG_label => {}
                 dw::DW_TAG_formal_parameter => {
+                    let ce = Snap::new(c.entry());
                     let name = self.string(&ce, dw::DW_AT_name);
                     let ty = self.type_ref(&ce);
                     let origin = if ty == Ref::None {
@@ -929,13 +932,11 @@ impl<'a> Ctx<'a, '_> {
                         f.varargs = true;
                     }
                 }
-                dw::DW_TAG_inlined_subroutine | dw::DW_TAG_lexical_block => {
-                    let inline = ce.tag() == dw::DW_TAG_inlined_subroutine;
-                    self.block(c, inline, depth + 1)?;
-                }
+                dw::DW_TAG_inlined_subroutine => self.block(c, true, depth + 1)?,
+                dw::DW_TAG_lexical_block => self.block(c, false, depth + 1)?,
                 t if t.0 == DW_TAG_LLVM_ANNOTATION => {
                     if let Some(f) = f.as_deref_mut() {
-                        self.annotation(&ce, -1, &mut f.annots);
+                        self.annotation(&Snap::new(c.entry()), -1, &mut f.annots);
                     }
                 }
                 _ => {

@@ -27,6 +27,12 @@ pub struct Encoder<'o> {
     words: Vec<u32>,
     /// The own string section.
     strs: StringTable,
+    /// Offsets already handed out, by the address and length of the name
+    /// bytes: names are slices of the input's sections, and a name read
+    /// again from the same `.debug_str` entry (every unit that includes a
+    /// header does) is found without hashing or comparing its bytes. Equal
+    /// bytes at two addresses still meet in `strs`.
+    by_addr: btf::hash::FastMap<(usize, usize), u32>,
     /// The id the next type gets.
     next_id: u32,
     opts: &'o Options,
@@ -85,6 +91,7 @@ impl<'o> Encoder<'o> {
         Encoder {
             words: Vec::new(),
             strs,
+            by_addr: btf::hash::FastMap::default(),
             next_id,
             opts,
             has_index_type: false,
@@ -98,9 +105,19 @@ impl<'o> Encoder<'o> {
 
     fn name(&mut self, n: Name<'_>) -> u32 {
         match n {
-            Some(s) if !s.is_empty() => self.strs.add(s).0,
+            Some(s) if !s.is_empty() => self.intern(s),
             _ => 0,
         }
+    }
+
+    fn intern(&mut self, s: &[u8]) -> u32 {
+        let key = (s.as_ptr() as usize, s.len());
+        if let Some(&o) = self.by_addr.get(&key) {
+            return o;
+        }
+        let o = self.strs.add(s).0;
+        self.by_addr.insert(key, o);
+        o
     }
 
     /// Writes one record head (name, info, size-or-type) and returns the id.
@@ -121,7 +138,7 @@ impl<'o> Encoder<'o> {
 
     fn required_name(&mut self, n: Name<'_>, what: &str, cu: &Cu<'_>) -> Result<u32> {
         match n {
-            Some(s) if !s.is_empty() => Ok(self.strs.add(s).0),
+            Some(s) if !s.is_empty() => Ok(self.intern(s)),
             _ => Err(Error::new(format!(
                 "unit '{}': {what} without a name cannot be encoded (libbpf rejects it)",
                 cu.name
