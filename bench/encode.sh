@@ -24,8 +24,9 @@ if [ -z "$work" ]; then
 fi
 trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 
-(cd "$root" && cargo build --release -q -p btf-encode)
+(cd "$root" && cargo build --release -q -p btf-encode --bin btf-encode --example gimli_walk)
 ours="$target/release/btf-encode"
+floor="$target/release/examples/gimli_walk"
 flags="-J --btf_gen_floats --lang_exclude=rust"
 
 # measure OUT CMD...: runs CMD $runs times; prints "median_wall cpu rss_mib"
@@ -37,6 +38,22 @@ measure() {
 	while [ $i -lt "$runs" ]; do
 		rm -f "$out"
 		/usr/bin/time -f "%e %U %S %M" -o "$work/t1" "$@" "--btf_encode_detached=$out" >/dev/null 2>"$work/err" || {
+			cat "$work/err" >&2
+			exit 1
+		}
+		cat "$work/t1" >>"$work/times"
+		i=$((i + 1))
+	done
+	sort -n "$work/times" | awk -v n="$runs" '{w[NR]=$1; c[NR]=$2+$3; m[NR]=$4} END {
+		mid=int((n+1)/2); printf "%.2f %.2f %.0f\n", w[mid], c[mid], m[mid]/1024 }'
+}
+
+# measure_plain CMD...: as measure, for a command without an output file
+measure_plain() {
+	: >"$work/times"
+	i=0
+	while [ $i -lt "$runs" ]; do
+		/usr/bin/time -f "%e %U %S %M" -o "$work/t1" "$@" >/dev/null 2>"$work/err" || {
 			cat "$work/err" >&2
 			exit 1
 		}
@@ -65,12 +82,26 @@ input() { # FILE [BASE]
 	# shellcheck disable=SC2086
 	row "pahole 1.24 -j1" "$(measure "$work/p1" pahole $flags -j1 $bflag "$file")"
 	# shellcheck disable=SC2086
-	row "pahole 1.24 -j" "$(measure "$work/pj" pahole $flags -j $bflag "$file")"
+	pj=$(measure "$work/pj" pahole $flags -j $bflag "$file")
+	row "pahole 1.24 -j" "$pj"
 	for j in -j1 -j; do
 		# shellcheck disable=SC2086
-		row "btf-encode $j" "$(measure "$work/o$j" "$ours" $flags $j $bflag "$file")"
+		m=$(measure "$work/o$j" "$ours" $flags $j $bflag "$file")
+		row "btf-encode $j" "$m"
 		cmp "$work/p1" "$work/o$j" || { echo "btf-encode $j differs from pahole -j1" >&2; exit 1; }
 	done
+	oj=$m
+	fl=$(measure_plain "$floor" "$file" "-j$(nproc)")
+	row "floor: bare gimli walk of every DIE, -j$(nproc)" "$fl"
+	echo
+	set -- $oj
+	ow=$1 orss=$3
+	set -- $pj
+	pw=$1 prss=$3
+	set -- $fl
+	fw=$1
+	awk -v o="$ow" -v p="$pw" -v f="$fw" -v ors="$orss" -v prs="$prss" 'BEGIN {
+		printf "btf-encode -j / pahole -j: wall %.2f, peak RSS %.2f; btf-encode -j / floor: wall %.2f\n", o/p, ors/prs, o/f }'
 }
 
 input "$vmlinux"

@@ -25,8 +25,8 @@
 //! can match gives the same candidate sequence once non-matching entries are
 //! skipped. This implementation uses libbpf's hash values anyway.
 
-use std::collections::VecDeque;
 pub(crate) use btf::hash::{mix64, FastMap};
+use std::collections::VecDeque;
 
 /// The candidate table (see the module documentation).
 #[derive(Default)]
@@ -258,4 +258,3 @@ impl IdSet {
         }
     }
 }
-

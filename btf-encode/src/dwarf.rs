@@ -208,6 +208,15 @@ pub struct Cu<'a> {
 
 /// The `DW_TAG_LLVM_annotation` tag (clang).
 pub const DW_TAG_LLVM_ANNOTATION: u16 = 0x6000;
+/// The `DW_TAG_GNU_annotation` tag (GCC's spelling of the same annotation
+/// DIE: `DW_AT_name` `btf_decl_tag` / `btf_type_tag`, `DW_AT_const_value`
+/// the string). Read wherever clang's is; pahole 1.24..1.31 know only clang's.
+pub const DW_TAG_GNU_ANNOTATION: u16 = 0x6001;
+
+/// An annotation DIE, clang's or GCC's.
+fn is_annotation(tag: gimli::DwTag) -> bool {
+    tag.0 == DW_TAG_LLVM_ANNOTATION || tag.0 == DW_TAG_GNU_ANNOTATION
+}
 
 type R<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
 type Die<'a, 'u> = DebuggingInformationEntry<'u, 'u, R<'a>>;
@@ -550,7 +559,7 @@ impl<'a> Ctx<'a, '_> {
                     let mut ch = node.children();
                     while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
                         let ce = &Snap::new(c.entry());
-                        if ce.tag().0 != DW_TAG_LLVM_ANNOTATION {
+                        if !is_annotation(ce.tag()) {
                             continue;
                         }
                         if self.string(ce, dw::DW_AT_name) != Some(&b"btf_type_tag"[..]) {
@@ -594,7 +603,7 @@ impl<'a> Ctx<'a, '_> {
                 let mut annots = Vec::new();
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    if c.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
+                    if is_annotation(c.entry().tag()) {
                         self.annotation(&Snap::new(c.entry()), -1, &mut annots);
                     }
                 }
@@ -627,13 +636,13 @@ impl<'a> Ctx<'a, '_> {
                             members.push(self.member(&ce, union));
                             let mut gc = c.children();
                             while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
-                                if g.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
+                                if is_annotation(g.entry().tag()) {
                                     self.annotation(&Snap::new(g.entry()), member_idx, &mut annots);
                                 }
                             }
                             member_idx += 1;
                         }
-                        t if t.0 == DW_TAG_LLVM_ANNOTATION => self.annotation(&ce, -1, &mut annots),
+                        t if is_annotation(t) => self.annotation(&ce, -1, &mut annots),
                         _ => {
                             let made = self.process(c, depth + 1)?;
                             self.add(made);
@@ -843,13 +852,16 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn variable(&mut self, node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>) -> Result<Variable<'a>> {
+    fn variable(
+        &mut self,
+        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
+    ) -> Result<Variable<'a>> {
         let e = Snap::new(node.entry());
         let declaration = self.has(&e, dw::DW_AT_declaration);
         let mut annots = Vec::new();
         let mut ch = node.children();
         while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-            if c.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
+            if is_annotation(c.entry().tag()) {
                 self.annotation(&Snap::new(c.entry()), -1, &mut annots);
             }
         }
@@ -915,7 +927,7 @@ impl<'a> Ctx<'a, '_> {
                     if let Some(f) = f.as_deref_mut() {
                         let mut gc = c.children();
                         while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
-                            if g.entry().tag().0 == DW_TAG_LLVM_ANNOTATION {
+                            if is_annotation(g.entry().tag()) {
                                 self.annotation(&Snap::new(g.entry()), param_idx, &mut f.annots);
                             }
                         }
@@ -934,7 +946,7 @@ impl<'a> Ctx<'a, '_> {
                 }
                 dw::DW_TAG_inlined_subroutine => self.block(c, true, depth + 1)?,
                 dw::DW_TAG_lexical_block => self.block(c, false, depth + 1)?,
-                t if t.0 == DW_TAG_LLVM_ANNOTATION => {
+                t if is_annotation(t) => {
                     if let Some(f) = f.as_deref_mut() {
                         self.annotation(&Snap::new(c.entry()), -1, &mut f.annots);
                     }

@@ -84,7 +84,8 @@ impl<'o> Encoder<'o> {
         let (strs, next_id) = match &opts.base {
             Some(base) => (
                 StringTable::new_split(base.str_len_total()),
-                base.type_count() + 1,
+                // `type_count` counts void: it is the first split id.
+                base.type_count(),
             ),
             None => (StringTable::new(), 1),
         };
@@ -121,7 +122,14 @@ impl<'o> Encoder<'o> {
     }
 
     /// Writes one record head (name, info, size-or-type) and returns the id.
-    fn head(&mut self, name_off: u32, kind: Kind, vlen: usize, kind_flag: bool, st: u32) -> Result<u32> {
+    fn head(
+        &mut self,
+        name_off: u32,
+        kind: Kind,
+        vlen: usize,
+        kind_flag: bool,
+        st: u32,
+    ) -> Result<u32> {
         if vlen > btf::builder::MAX_VLEN as usize {
             return Err(Error::new(format!(
                 "type [{}] ({kind:?}) has {vlen} members, enumerators or parameters: BTF holds at most {}",
@@ -268,8 +276,7 @@ impl<'o> Encoder<'o> {
         if self.need_index_type && !self.has_index_type {
             let n = self.strs.add(b"int").0;
             self.head(n, Kind::Int, 0, false, 4)?;
-            self.words
-                .push(u32::from(types::INT_SIGNED) << 24 | 32);
+            self.words.push(u32::from(types::INT_SIGNED) << 24 | 32);
             self.has_index_type = true;
         }
         // Decl tags of structs, unions and typedefs.
@@ -305,7 +312,13 @@ impl<'o> Encoder<'o> {
         params: &[crate::dwarf::Param<'_>],
         varargs: bool,
     ) -> Result<u32> {
-        let id = self.head(0, Kind::FuncProto, params.len() + usize::from(varargs), false, ret)?;
+        let id = self.head(
+            0,
+            Kind::FuncProto,
+            params.len() + usize::from(varargs),
+            false,
+            ret,
+        )?;
         for p in params {
             let n = self.name(p.name);
             let t = cu.type_id(p.ty);
@@ -554,7 +567,7 @@ impl<'o> Encoder<'o> {
             }
         }
         let first = match &self.opts.base {
-            Some(b) => b.type_count() + 1,
+            Some(b) => b.type_count(),
             None => 1,
         };
         if self.next_id == first {

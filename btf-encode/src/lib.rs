@@ -20,6 +20,7 @@ pub mod dwarf;
 pub mod elf;
 pub mod elf_write;
 pub mod encoder;
+pub mod features;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct Options {
     pub lang_include: Vec<u64>,
     /// `-V`: collect messages on what was left out.
     pub verbose: bool,
+    /// Progress lines on stderr (`btf-encode: units: K/N`, every tenth of
+    /// the units, then each phase): the CLI's `-V`.
+    pub progress: bool,
     /// `--btf_base`: encode split BTF on this base.
     pub base: Option<Arc<Btf>>,
     /// `-j N`: threads decoding units (`None` or 0: rayon's default). The
@@ -121,6 +125,11 @@ pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
     let (raw, endian, log) = encode_words(data, opts)?;
     timing("encode (ELF, DWARF, BTF before dedup)", clock);
     let clock = std::time::Instant::now();
+    if opts.progress {
+        if let Some(r) = &raw {
+            eprintln!("btf-encode: deduplicating {} types", r.count);
+        }
+    }
     let btf = match raw {
         Some(r) => Some(btf_dedup::dedup_words(
             endian,
@@ -217,10 +226,16 @@ fn encode_words(
         }
     }
     let decode = |header: gimli::UnitHeader<_>| {
-        let uoff = header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0);
-        let unit = dwarf
-            .unit(header)
-            .map_err(|e| Error::new(format!("bad DWARF unit at .debug_info offset {uoff:#x}: {e}")))?;
+        let uoff = header
+            .offset()
+            .as_debug_info_offset()
+            .map(|o| o.0)
+            .unwrap_or(0);
+        let unit = dwarf.unit(header).map_err(|e| {
+            Error::new(format!(
+                "bad DWARF unit at .debug_info offset {uoff:#x}: {e}"
+            ))
+        })?;
         let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts)
             .map_err(|e| Error::new(format!("unit at .debug_info offset {uoff:#x}: {e}")))?
         else {
@@ -235,17 +250,18 @@ fn encode_words(
         cu.offset = uoff;
         Result::Ok(Some(cu))
     };
-    let encode_batch = |enc: &mut encoder::Encoder<'_>, batch: Vec<Result<Option<dwarf::Cu<'_>>>>| -> Result<()> {
-        for cu in batch {
-            let Some(cu) = cu? else {
-                continue;
-            };
-            enc.encode_cu(&cu, &info).map_err(|e| {
-                Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
-            })?;
-        }
-        Ok(())
-    };
+    let encode_batch =
+        |enc: &mut encoder::Encoder<'_>, batch: Vec<Result<Option<dwarf::Cu<'_>>>>| -> Result<()> {
+            for cu in batch {
+                let Some(cu) = cu? else {
+                    continue;
+                };
+                enc.encode_cu(&cu, &info).map_err(|e| {
+                    Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
+                })?;
+            }
+            Ok(())
+        };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()

@@ -50,6 +50,26 @@ struct Args {
     /// Threads decoding units (-j: every CPU, -jN, --jobs[=N]); without it one. Output does not depend on it.
     #[arg(long = "jobs", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "0")]
     jobs: Option<usize>,
+    /// Encode with the BTF features of LIST (comma-separated; `default`: the
+    /// default set; `+a,b`: the default set and a, b). The first use turns
+    /// every feature off; repeated uses add up. Unknown names are warned about.
+    #[arg(long = "btf_features", value_name = "FEATURE_LIST")]
+    btf_features: Vec<String>,
+    /// As --btf_features, but an unknown feature is an error.
+    #[arg(long = "btf_features_strict", value_name = "FEATURE_LIST_STRICT")]
+    btf_features_strict: Vec<String>,
+    /// Print the BTF features this encoder supports and exit.
+    #[arg(long = "supported_btf_features")]
+    supported_btf_features: bool,
+    /// Reproducible output (always: the output never depends on -j).
+    #[arg(long = "reproducible_build")]
+    reproducible_build: bool,
+    /// pahole 1.25: BTF for functions with optimization suffixes (not implemented yet: an error).
+    #[arg(long = "btf_gen_optimized")]
+    gen_optimized: bool,
+    /// pahole 1.25: skip functions with inconsistent prototypes (not implemented yet: an error).
+    #[arg(long = "skip_encoding_btf_inconsistent_proto")]
+    skip_inconsistent_proto: bool,
     /// Say what was left out and why.
     #[arg(short = 'V', long = "verbose")]
     verbose: bool,
@@ -95,6 +115,39 @@ fn main() -> ExitCode {
         println!("v1.24");
         return ExitCode::SUCCESS;
     }
+    if args.supported_btf_features {
+        println!("{}", btf_encode::features::supported());
+        return ExitCode::SUCCESS;
+    }
+    for (given, flag) in [
+        (args.gen_optimized, "--btf_gen_optimized"),
+        (
+            args.skip_inconsistent_proto,
+            "--skip_encoding_btf_inconsistent_proto",
+        ),
+    ] {
+        if given {
+            return fail(format!(
+                "{flag} is not implemented yet (btf-encode encodes as pahole v1.24)"
+            ));
+        }
+    }
+    let mut features = btf_encode::features::FeatureSet::default();
+    let lists = args
+        .btf_features
+        .iter()
+        .map(|l| (l, false))
+        .chain(args.btf_features_strict.iter().map(|l| (l, true)));
+    for (list, strict) in lists {
+        match features.apply(list, strict) {
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("btf-encode: {w}");
+                }
+            }
+            Err(e) => return fail(e),
+        }
+    }
     let Some(file) = args.file.clone() else {
         return fail("no input file given");
     };
@@ -126,7 +179,7 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let opts = btf_encode::Options {
+    let mut opts = btf_encode::Options {
         gen_floats: args.gen_floats || args.gen_all,
         skip_encoding_vars: args.skip_vars,
         skip_encoding_decl_tag: args.skip_decl_tag,
@@ -136,10 +189,12 @@ fn main() -> ExitCode {
         lang_exclude,
         lang_include,
         verbose: args.verbose,
+        progress: args.verbose,
         base,
         // pahole's -j without a number: every CPU; no -j: one thread.
         jobs: Some(args.jobs.unwrap_or(1)),
     };
+    features.apply_to(&mut opts);
     let encoded = match btf_encode::encode_file(&file, &opts) {
         Ok(e) => e,
         Err(e) => return fail(e),
@@ -193,6 +248,6 @@ mod tests {
 
     #[test]
     fn unknown_flag_is_an_error() {
-        assert!(Args::try_parse_from(["x", "--btf_gen_optimized", "f"]).is_err());
+        assert!(Args::try_parse_from(["x", "--btf_gen_frobnicated", "f"]).is_err());
     }
 }

@@ -315,3 +315,103 @@ fn detached_output_written() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// Runs btf-encode with `flags` on `obj` (detached to `out`), returns the bytes.
+fn encode_with(obj: &Path, out: &Path, flags: &[&str]) -> Vec<u8> {
+    let mut args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    args.push(format!("--btf_encode_detached={}", out.display()));
+    args.push(obj.display().to_string());
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let (code, _, err) = run(&a);
+    assert_eq!(code, 0, "{flags:?}: {err}");
+    std::fs::read(out).unwrap()
+}
+
+/// `--btf_features` as pahole defines it: the list starts from nothing (so
+/// an unlisted feature is skipped), each listed feature is on, repeated lists
+/// add up; the result equals the same choice made with the 1.24 flags.
+#[test]
+fn btf_features_select_like_the_flags() {
+    if !oracle_program("clang") {
+        return;
+    }
+    let d = tmpdir("features");
+    let o = d.join("tags.o");
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/tags.c")).unwrap();
+    clang(&src, &["-g", "-O2"], &o);
+    let out = d.join("out.btf");
+    let all = encode_with(&o, &out, &["-J", "--btf_gen_floats"]);
+    let listed = encode_with(
+        &o,
+        &out,
+        &[
+            "-J",
+            "--btf_features=encode_force,var,float,decl_tag,type_tag,enum64",
+        ],
+    );
+    assert_eq!(
+        all, listed,
+        "every implemented feature = the 1.24 defaults + floats"
+    );
+    let split = encode_with(
+        &o,
+        &out,
+        &[
+            "-J",
+            "--btf_features=var,float",
+            "--btf_features=decl_tag,type_tag,enum64,reproducible_build",
+        ],
+    );
+    assert_eq!(all, split, "repeated --btf_features add up");
+    let none = encode_with(&o, &out, &["-J", "--btf_features=float"]);
+    let flags = encode_with(
+        &o,
+        &out,
+        &[
+            "-J",
+            "--btf_gen_floats",
+            "--skip_encoding_btf_vars",
+            "--skip_encoding_btf_decl_tag",
+            "--skip_encoding_btf_type_tag",
+            "--skip_encoding_btf_enum64",
+        ],
+    );
+    assert_eq!(none, flags, "unlisted features are off");
+    assert_ne!(none, all, "the test object has tags");
+    let b = btf::parse_any(&none, None).unwrap();
+    assert!(
+        b.types()
+            .all(|(_, t)| !matches!(t.kind(), btf::Kind::DeclTag | btf::Kind::TypeTag)),
+        "no tags without decl_tag/type_tag"
+    );
+}
+
+#[test]
+fn btf_features_unknown_and_unimplemented() {
+    let (code, out, _) = run(&["--supported_btf_features"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "encode_force,var,float,decl_tag,type_tag,enum64,reproducible_build\n"
+    );
+    // Unknown: a warning naming it (the run then fails on the missing file).
+    let (_, _, err) = run(&["-J", "--btf_features=var,frobnicate", "/nonexistent.o"]);
+    assert!(
+        err.contains("Ignoring unsupported feature 'frobnicate'"),
+        "{err}"
+    );
+    // Unknown under _strict: an error with pahole's message.
+    let (code, _, err) = run(&["-J", "--btf_features_strict=frobnicate", "/nonexistent.o"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Feature 'frobnicate' in 'frobnicate' is not supported."),
+        "{err}"
+    );
+    // Known to pahole, not implemented here: an error naming it.
+    for list in ["default", "+global_var", "var,distilled_base"] {
+        let (code, _, err) = run(&["-J", &format!("--btf_features={list}"), "/nonexistent.o"]);
+        assert_eq!(code, 2, "{list}");
+        assert!(err.contains("not implemented"), "{list}: {err}");
+    }
+}

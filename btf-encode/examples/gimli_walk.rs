@@ -1,0 +1,74 @@
+//! The floor of any DWARF-to-BTF encoder: a bare gimli walk over every DIE
+//! of a file, reading every attribute value, on the same threads btf-encode
+//! uses (units spread over rayon's pool), with the same section loading
+//! (`btf_encode::elf::read`: relocations and decompression included).
+//! `bench/encode.sh` times it beside btf-encode and pahole.
+//!
+//!     cargo run --release -p btf-encode --example gimli_walk -- FILE [-jN]
+
+use rayon::prelude::*;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(path) = args.next() else {
+        eprintln!("usage: gimli_walk FILE [-jN]");
+        std::process::exit(2);
+    };
+    let jobs = args
+        .next()
+        .and_then(|a| a.strip_prefix("-j").map(|n| n.parse().unwrap_or(0)))
+        .unwrap_or(1);
+    let data = std::fs::read(&path).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}");
+        std::process::exit(2)
+    });
+    let info = btf_encode::elf::read(&data).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}");
+        std::process::exit(2)
+    });
+    let endian = match info.endian {
+        btf::Endian::Little => gimli::RunTimeEndian::Little,
+        btf::Endian::Big => gimli::RunTimeEndian::Big,
+    };
+    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::RunTimeEndian>, gimli::Error> {
+        let d = info
+            .sections
+            .iter()
+            .find(|(n, _)| *n == id.name())
+            .map(|(_, d)| d.as_ref())
+            .unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(d, endian))
+    };
+    let dwarf = gimli::Dwarf::load(load).expect("DWARF");
+    let mut headers = Vec::new();
+    let mut units = dwarf.units();
+    while let Ok(Some(h)) = units.next() {
+        headers.push(h);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .expect("threads");
+    let (dies, attrs) = pool.install(|| {
+        headers
+            .par_iter()
+            .map(|h| {
+                let Ok(unit) = dwarf.unit(*h) else {
+                    return (0u64, 0u64);
+                };
+                let (mut dies, mut attrs) = (0u64, 0u64);
+                let mut cursor = unit.entries();
+                while let Ok(Some((_, e))) = cursor.next_dfs() {
+                    dies += 1;
+                    let mut it = e.attrs();
+                    while let Ok(Some(a)) = it.next() {
+                        attrs += 1;
+                        std::hint::black_box(a.value());
+                    }
+                }
+                (dies, attrs)
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    println!("{} units, {dies} DIEs, {attrs} attributes", headers.len());
+}
