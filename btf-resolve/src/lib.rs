@@ -46,7 +46,9 @@
 //! ```
 
 pub mod check;
+pub mod detail;
 pub mod elf;
+pub mod gen;
 pub mod report;
 pub mod symbols;
 pub mod write;
@@ -672,7 +674,7 @@ pub struct Sources {
     pub base: Option<PathBuf>,
 }
 
-fn read_map(path: &Path) -> Result<memmap2::Mmap, Error> {
+pub(crate) fn read_map(path: &Path) -> Result<memmap2::Mmap, Error> {
     let f = std::fs::File::open(path)
         .map_err(|e| Error::new(format!("{}: cannot open: {e}", path.display())))?;
     // SAFETY: the map is read-only and private to this process; the file is

@@ -149,3 +149,48 @@ pub fn write_section(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Res
     }
     result
 }
+
+/// Writes `bytes` as the whole of `path` (created or replaced): a temporary
+/// file beside it, read back and renamed over it, so `path` holds either its
+/// old content or all of `bytes`. The output blobs of the newer interface
+/// (`<elf>.BTF_ids`, `<elf>.BTF`, `<elf>.BTF.base`) are written this way.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::{Read, Write};
+    let err = |what: &str, e: std::io::Error| {
+        Error::new(format!("{}: cannot {what}: {e}", path.display()))
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{base}.btf-resolve.{}.tmp", std::process::id()));
+    let result = (|| -> Result<(), Error> {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| err(&format!("create {}", tmp.display()), e))?;
+        f.write_all(bytes)
+            .map_err(|e| err(&format!("write {}", tmp.display()), e))?;
+        let mut back = Vec::with_capacity(bytes.len());
+        std::fs::File::open(&tmp)
+            .and_then(|mut r| r.read_to_end(&mut back))
+            .map_err(|e| err(&format!("read back {}", tmp.display()), e))?;
+        if back != bytes {
+            return Err(Error::new(format!(
+                "{}: does not read back as written",
+                tmp.display()
+            )));
+        }
+        std::fs::rename(&tmp, path).map_err(|e| err(&format!("rename {}", tmp.display()), e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
