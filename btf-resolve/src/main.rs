@@ -159,11 +159,13 @@ fn run(cli: &Cli) -> Result<(), btf_resolve::Error> {
                 }
                 let s = &plan.stats;
                 eprintln!(
-                    "{} symbols: {} id slots ({} names, {} unresolved), {} sets, {} set8; update {} for {}",
+                    "{} symbols: {} id slots ({} names, {} unresolved) and {} BTF_ID_UNUSED ({} id words), {} sets, {} set8; update {} for {}",
                     s.symbols,
                     s.slots,
                     s.names,
                     s.unresolved,
+                    s.unused,
+                    s.slots + s.unused,
                     s.sets,
                     s.set8s,
                     if written { "ok" } else { "not needed" },

@@ -396,3 +396,84 @@ fn distill_base_on_a_real_module() {
     }
     assert!(n > 5, "{n} names resolved");
 }
+
+/// A failing run of the newer interface writes no file: every output is
+/// computed before the first is written.
+#[test]
+fn failing_files_run_writes_nothing() {
+    let dir = tmp("gen-fail");
+    let Some(both) = fixture(&dir, "both", &[("cu1.c", ""), ("cu2.c", "")], true) else {
+        return;
+    };
+    let o = ours(&[
+        OsStr::new("--mode"),
+        OsStr::new("files"),
+        OsStr::new("--fatal_warnings"),
+        both.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fatal with --fatal_warnings"));
+    for s in [".BTF_ids", ".BTF", ".BTF.base"] {
+        assert!(!out(&both, s).exists(), "{s} written by a failing run");
+    }
+    // --distill_base without a base: nothing to distill, no .BTF.base (as upstream).
+    let o = ours(&[OsStr::new("--distill_base"), both.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out(&both, ".BTF_ids").exists() && out(&both, ".BTF").exists());
+    assert!(!out(&both, ".BTF.base").exists());
+    // An ELF without .BTF_ids still gets its .BTF (modules without kfuncs).
+    let plain = fixture(
+        &dir,
+        "plain",
+        &[("plain.c", "int f(int x) { return x; }\n")],
+        true,
+    )
+    .unwrap();
+    let o = ours(&[
+        OsStr::new("--mode"),
+        OsStr::new("files"),
+        OsStr::new("-v"),
+        plain.as_os_str(),
+    ]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("skip symbols resolution"));
+    assert!(out(&plain, ".BTF").exists() && !out(&plain, ".BTF_ids").exists());
+}
+
+/// `-vv`: each slot with its symbol, object file, id and kind; each set entry.
+#[test]
+fn very_verbose_prints_each_slot_and_entry() {
+    let dir = tmp("gen-vv");
+    let Some(one) = fixture(&dir, "one", &[("cu1.c", "")], true) else {
+        return;
+    };
+    let v = ours(&[OsStr::new("-v"), one.as_os_str()]);
+    let one2 = dir.join("one2.o");
+    std::fs::copy(&one, &one2).unwrap();
+    let vv = ours(&[OsStr::new("-vv"), one2.as_os_str()]);
+    assert!(v.status.success() && vv.status.success());
+    let (v, vv) = (
+        String::from_utf8_lossy(&v.stderr).into_owned(),
+        String::from_utf8_lossy(&vv.stderr).into_owned(),
+    );
+    assert!(v.contains("patching addr") && !v.contains("slot "), "{v}");
+    assert!(vv.contains("patching addr"), "{vv}");
+    assert!(
+        vv.contains("section(") && vv.contains(".BTF_ids, size"),
+        "{vv}"
+    );
+    let slot = vv
+        .lines()
+        .find(|l| l.starts_with("slot ") && l.contains("struct") && l.contains("task_struct -> "))
+        .unwrap_or_else(|| panic!("{vv}"));
+    assert!(
+        slot.contains("(STRUCT)") && slot.contains("__BTF_ID__struct__task_struct__"),
+        "{slot}"
+    );
+    assert!(
+        vv.lines()
+            .any(|l| l.starts_with("set8 ") && l.contains("kfuncs cnt 5")),
+        "{vv}"
+    );
+    assert!(vv.lines().any(|l| l.trim_start().starts_with("entry ") && l.contains("bpf_f3 (FUNC) flags 0x11")), "{vv}");
+}
