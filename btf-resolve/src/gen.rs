@@ -369,15 +369,6 @@ pub fn gen(path: &Path, src: &Sources, opts: &Options, g: &GenOptions) -> Result
     })
 }
 
-/// Whether the ELF at `path` has a `.BTF` section of its own (kernels up to
-/// 6.18 embed BTF before resolving; the newer build never does).
-pub fn has_btf_section(path: &Path) -> Result<bool, Error> {
-    let map = read_map(path)?;
-    let s = btf::read::elf::section_data(&map, ".BTF")
-        .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
-    Ok(s.is_some())
-}
-
 /// Which interface a run follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Interface {
@@ -391,16 +382,19 @@ pub enum Interface {
 }
 
 impl Interface {
-    /// `Auto` resolved: `Files` when `--distill_base` is given, or when
-    /// `--btf` is given and the ELF has no `.BTF` (the newer gen-btf.sh
-    /// always runs `resolve_btfids --btf <elf>.BTF.1 <elf>` on an ELF
-    /// without one; the older scripts run it on an ELF with `.BTF`).
-    pub fn pick(self, elf: &Path, btf_given: bool, distill: bool) -> Result<Interface, Error> {
-        Ok(match self {
+    /// `Auto` resolved: `Files` when `--distill_base` is given, or when the
+    /// `--btf` file is `<elf>.BTF.1` (the newer gen-btf.sh always runs
+    /// `resolve_btfids --btf <elf>.BTF.1 <elf>`; the 6.1..6.18 scripts run it
+    /// on an ELF with `.BTF`, and 6.12's selftests pass `--btf` with another
+    /// name and expect the ELF patched).
+    pub fn pick(self, elf: &Path, btf: Option<&Path>, distill: bool) -> Interface {
+        match self {
             Interface::Auto if distill => Interface::Files,
-            Interface::Auto if btf_given && !has_btf_section(elf)? => Interface::Files,
+            Interface::Auto if btf.is_some_and(|b| b == out_path(elf, ".BTF.1")) => {
+                Interface::Files
+            }
             Interface::Auto => Interface::Elf,
             other => other,
-        })
+        }
     }
 }

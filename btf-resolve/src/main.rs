@@ -20,8 +20,8 @@ use clap::Parser;
                   --btf ELF.BTF.1 ELF leaves ELF alone and writes ELF.BTF_ids, ELF.BTF (kfuncs with \
                   KF_IMPLICIT_ARGS rewritten, types sorted by name) and, with --distill_base, ELF.BTF.base; \
                   then btf-resolve --patch_btfids ELF.BTF_ids ELF.\n\
-                  Which one a run follows: --mode (auto: files when --distill_base is given or when --btf is \
-                  given and ELF has no .BTF section)."
+                  Which one a run follows: --mode (auto: files when --distill_base is given or when the --btf \
+                  file is ELF.BTF.1, as gen-btf.sh names it)."
 )]
 struct Cli {
     /// Be more verbose: -v prints each slot as it is written (resolve_btfids'
@@ -132,7 +132,7 @@ fn run(cli: &Cli) -> Result<(), btf_resolve::Error> {
         "files" => Interface::Files,
         _ => Interface::Auto,
     };
-    if iface.pick(&cli.elf, cli.btf.is_some(), cli.distill_base)? == Interface::Files {
+    if iface.pick(&cli.elf, cli.btf.as_deref(), cli.distill_base) == Interface::Files {
         return run_files(cli, &src, &opts);
     }
     match btf_resolve::resolve_file(&cli.elf, &src, &opts)? {

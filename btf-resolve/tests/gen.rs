@@ -111,7 +111,7 @@ fn files_mode_matches_resolve_btfids_on_the_rewritten_btf() {
 }
 
 /// The gen-btf.sh flow: pahole writes the BTF beside the ELF, we are called
-/// with `--btf` on an ELF without `.BTF` (auto picks files mode), the build
+/// with `--btf ELF.BTF.1` on an ELF without `.BTF` (auto picks files mode), the build
 /// adds `.BTF` and patches `.BTF_ids` from the blob.
 #[test]
 fn gen_btf_flow_with_detached_btf() {
