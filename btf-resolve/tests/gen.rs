@@ -365,6 +365,18 @@ fn distill_base_on_a_real_module() {
     assert!(sorted_by_name(&split));
     let orig = btf::load_with_base(&m, Some(Arc::new(vmlinux))).unwrap();
     assert!(split.own_type_count() >= orig.own_type_count());
+    // Before sorting: each module type, relocated onto the full vmlinux by
+    // name, kind and size, is the type it was.
+    let (db, ds) = btf::distill::distill_base(&orig).unwrap();
+    assert_eq!(db.to_bytes(), base.to_bytes());
+    let diff = orig.start_id() - ds.start_id();
+    for (id, _) in orig.own_types() {
+        assert!(
+            btf::distill::relocates_to(&orig, id, &ds, TypeId(id.0 - diff)),
+            "module type {} does not relocate",
+            id.0
+        );
+    }
     let r = btf_resolve::gen::gen(
         &ko,
         &src,

@@ -22,6 +22,7 @@
 //!   match libbpf's;
 //! - both results have the split BTF's byte order.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::btf::Btf;
@@ -245,6 +246,68 @@ pub fn permute(btf: &Btf, order: &[TypeId]) -> Result<Btf> {
         types[k] = t;
     }
     b.finish()
+}
+
+/// Whether type `nid` of `new` (split BTF on a distilled base) describes
+/// type `oid` of `orig` (the split BTF it was distilled from, on the full
+/// base) once relocated, the way `btf__relocate` matches: a distilled base
+/// type by name, kind and size (a memberless ENUM matching an ENUM or ENUM64
+/// of its size), every other type field by field with its references
+/// followed. For checking [`distill_base`]'s output.
+pub fn relocates_to(orig: &Btf, oid: TypeId, new: &Btf, nid: TypeId) -> bool {
+    same(orig, oid, new, nid, &mut HashSet::new())
+}
+
+/// [`relocates_to`], with the pairs already compared (cycles end there).
+fn same(orig: &Btf, oid: TypeId, new: &Btf, nid: TypeId, seen: &mut HashSet<(u32, u32)>) -> bool {
+    if oid.0 == 0 || nid.0 == 0 {
+        return oid.0 == nid.0;
+    }
+    if !seen.insert((oid.0, nid.0)) {
+        return true;
+    }
+    let (o, n) = match (orig.type_by_id(oid), new.type_by_id(nid)) {
+        (Some(o), Some(n)) => (o, n),
+        _ => return false,
+    };
+    if orig.str_bytes(o.name_off) != new.str_bytes(n.name_off) {
+        return false;
+    }
+    // The rest of the record (sizes, offsets, values) must match: compare
+    // with ids and names zeroed.
+    let blank = |t: &Type| {
+        let mut t = t.clone();
+        t.for_each_type_id_mut(|i| i.0 = 0);
+        t.for_each_str_off_mut(|s| s.0 = 0);
+        t
+    };
+    if nid.0 < new.start_id() {
+        return match (&o.data, &n.data) {
+            (TypeData::Struct(a), TypeData::Struct(b))
+            | (TypeData::Union(a), TypeData::Union(b)) => {
+                a.size == b.size && b.members.is_empty() && !n.kind_flag
+            }
+            (TypeData::Enum(a), TypeData::Enum(b)) => a.size == b.size && b.values.is_empty(),
+            (TypeData::Enum64(a), TypeData::Enum(b)) => a.size == b.size && b.values.is_empty(),
+            _ => blank(o) == blank(n),
+        };
+    }
+    if o.kind() != n.kind() || o.kind_flag != n.kind_flag {
+        return false;
+    }
+    let (mut oi, mut ni) = (Vec::new(), Vec::new());
+    o.for_each_type_id(|i| oi.push(i));
+    n.for_each_type_id(|i| ni.push(i));
+    let (mut os, mut ns) = (Vec::new(), Vec::new());
+    o.for_each_str_off(|s| os.push(orig.str_bytes(s).map(<[u8]>::to_vec)));
+    n.for_each_str_off(|s| ns.push(new.str_bytes(s).map(<[u8]>::to_vec)));
+    os == ns
+        && blank(o) == blank(n)
+        && oi.len() == ni.len()
+        && oi
+            .iter()
+            .zip(&ni)
+            .all(|(&a, &b)| same(orig, a, new, b, seen))
 }
 
 #[cfg(test)]

@@ -1,4 +1,3 @@
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::*;
@@ -46,57 +45,6 @@ fn split(base: &Arc<Btf>) -> Btf {
     let proto = b.add_func_proto(TypeId(1), &[("s", TypeId(9)), ("m_new", TypeId(18))]); // 19
     b.add_func("g", proto, 1); // 20
     b.finish().unwrap()
-}
-
-/// Whether `nid` in `new` (split on a distilled base) relocates onto `oid` in
-/// `orig` (split on the full base): distilled base types match by kind, name
-/// and size (ENUM matching ENUM or ENUM64), everything else field by field.
-fn same(orig: &Btf, oid: TypeId, new: &Btf, nid: TypeId, seen: &mut HashSet<(u32, u32)>) -> bool {
-    if oid.0 == 0 || nid.0 == 0 {
-        return oid.0 == nid.0;
-    }
-    if !seen.insert((oid.0, nid.0)) {
-        return true;
-    }
-    let (o, n) = (orig.get(oid).unwrap(), new.get(nid).unwrap());
-    if orig.str_bytes(o.name_off) != new.str_bytes(n.name_off) {
-        return false;
-    }
-    // The rest of the record (sizes, offsets, values) must match: compare
-    // with ids and names zeroed.
-    let blank = |t: &Type| {
-        let mut t = t.clone();
-        t.for_each_type_id_mut(|i| i.0 = 0);
-        t.for_each_str_off_mut(|s| s.0 = 0);
-        t
-    };
-    if nid.0 < new.start_id() {
-        return match (&o.data, &n.data) {
-            (TypeData::Struct(a), TypeData::Struct(b))
-            | (TypeData::Union(a), TypeData::Union(b)) => {
-                a.size == b.size && b.members.is_empty() && !n.kind_flag
-            }
-            (TypeData::Enum(a), TypeData::Enum(b)) => a.size == b.size && b.values.is_empty(),
-            (TypeData::Enum64(a), TypeData::Enum(b)) => a.size == b.size && b.values.is_empty(),
-            _ => blank(o) == blank(n),
-        };
-    }
-    if o.kind() != n.kind() || o.kind_flag != n.kind_flag {
-        return false;
-    }
-    let (mut oi, mut ni) = (Vec::new(), Vec::new());
-    o.for_each_type_id(|i| oi.push(i));
-    n.for_each_type_id(|i| ni.push(i));
-    let (mut os, mut ns) = (Vec::new(), Vec::new());
-    o.for_each_str_off(|s| os.push(orig.str_bytes(s).map(<[u8]>::to_vec)));
-    n.for_each_str_off(|s| ns.push(new.str_bytes(s).map(<[u8]>::to_vec)));
-    os == ns
-        && blank(o) == blank(n)
-        && oi.len() == ni.len()
-        && oi
-            .iter()
-            .zip(&ni)
-            .all(|(&a, &b)| same(orig, a, new, b, seen))
 }
 
 #[test]
