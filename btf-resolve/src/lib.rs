@@ -618,7 +618,7 @@ pub fn plan(
 fn unused_words(c: &Collected, size: u64) -> usize {
     let mut covered = vec![false; (size / 4) as usize];
     let mut mark = |o: u64| {
-        if o % 4 == 0 {
+        if o.is_multiple_of(4) {
             if let Some(w) = covered.get_mut((o / 4) as usize) {
                 *w = true;
             }
@@ -636,7 +636,9 @@ fn unused_words(c: &Collected, size: u64) -> usize {
             }
         }
     }
-    if c.slots.iter().any(|s| s.offset % 4 != 0) || c.sets.iter().any(|s| s.offset % 4 != 0) {
+    if c.slots.iter().any(|s| !s.offset.is_multiple_of(4))
+        || c.sets.iter().any(|s| s.offset % 4 != 0)
+    {
         return 0; // unaligned layouts (modules): no word grid to count on
     }
     covered.iter().filter(|&&w| !w).count()

@@ -12,14 +12,6 @@ use std::process::Command;
 use btf::{Btf, Endian};
 use common::*;
 
-fn have(prog: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {prog}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `cu` compiled for s390x with clang, with the BTF pahole makes of the same
 /// unit on the host, rewritten big-endian, as its `.BTF`.
 fn be_object(dir: &Path, cu: &str) -> Option<PathBuf> {

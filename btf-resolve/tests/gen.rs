@@ -17,14 +17,20 @@ fn out(elf: &Path, suffix: &str) -> PathBuf {
     btf_resolve::gen::out_path(elf, suffix)
 }
 
+/// `dst`: a copy of `elf` with `btf` as its `.BTF` (replaced, or added when
+/// `elf` has none).
 fn objcopy_btf(elf: &Path, btf: &Path, dst: &Path) {
     std::fs::copy(elf, dst).unwrap();
+    let has = btf::read::elf::section_data(&std::fs::read(elf).unwrap(), ".BTF")
+        .unwrap()
+        .is_some();
+    let op = if has { "update" } else { "add" };
     let st = Command::new("objcopy")
-        .arg(format!("--update-section=.BTF={}", btf.display()))
+        .arg(format!("--{op}-section=.BTF={}", btf.display()))
         .arg(dst)
         .status()
         .unwrap();
-    assert!(st.success(), "objcopy --update-section .BTF");
+    assert!(st.success(), "objcopy --{op}-section .BTF");
 }
 
 /// resolve_btfids 6.12 in place on `elf` with `btf` as its `.BTF`: its `.BTF_ids`.
@@ -136,7 +142,7 @@ fn gen_btf_flow_with_detached_btf() {
     assert!(std::fs::read(&bare).unwrap() == before, "ELF changed");
     let blob = std::fs::read(out(&bare, ".BTF_ids")).unwrap();
     let elf = dir.join("final.o");
-    objcopy_btf_add(&bare, &out(&bare, ".BTF"), &elf);
+    objcopy_btf(&bare, &out(&bare, ".BTF"), &elf);
     let p = ours(&[
         OsStr::new("--patch_btfids"),
         out(&bare, ".BTF_ids").as_os_str(),
@@ -158,19 +164,9 @@ fn gen_btf_flow_with_detached_btf() {
         return;
     };
     let c = dir.join("c.o");
-    objcopy_btf_add(&bare, &out(&bare, ".BTF"), &c);
+    objcopy_btf(&bare, &out(&bare, ".BTF"), &c);
     assert!(Command::new(&tool).arg(&c).status().unwrap().success());
     assert_eq!(ids_section(&std::fs::read(&c).unwrap()), blob);
-}
-
-fn objcopy_btf_add(elf: &Path, btf: &Path, dst: &Path) {
-    std::fs::copy(elf, dst).unwrap();
-    let st = Command::new("objcopy")
-        .arg(format!("--add-section=.BTF={}", btf.display()))
-        .arg(dst)
-        .status()
-        .unwrap();
-    assert!(st.success(), "objcopy --add-section .BTF");
 }
 
 const KFUNCS: &str = r#"#include "btf_ids.h"
