@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse_verify_dump dedup encode resolve)
+[ ${#targets[@]} -gt 0 ] || targets=(parse_verify_dump dedup encode resolve distill)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 seed=fuzz/corpus/seed

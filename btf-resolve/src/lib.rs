@@ -46,7 +46,9 @@
 //! ```
 
 pub mod check;
+pub mod detail;
 pub mod elf;
+pub mod gen;
 pub mod report;
 pub mod symbols;
 pub mod write;
@@ -278,8 +280,11 @@ pub fn collect(sec: &IdsSection) -> Result<Collected, Error> {
 pub struct Stats {
     /// `__BTF_ID__` symbols.
     pub symbols: usize,
-    /// Id slots.
+    /// Id slots marked by a symbol.
     pub slots: usize,
+    /// Words no symbol covers: `BTF_ID_UNUSED` entries of lists and sets
+    /// (which stay 0). `slots + unused` is every id word of the section.
+    pub unused: usize,
     /// `BTF_SET`s.
     pub sets: usize,
     /// `BTF_SET8`s.
@@ -573,6 +578,7 @@ pub fn plan(
     let stats = Stats {
         symbols: c.btf_id_symbols,
         slots: c.slots.len(),
+        unused: unused_words(&c, sec.size),
         sets: c.sets.iter().filter(|s| !s.set8).count(),
         set8s: c.sets.iter().filter(|s| s.set8).count(),
         names: ids.len(),
@@ -605,6 +611,37 @@ pub fn plan(
         }
     }
     Ok(plan)
+}
+
+/// The 4-byte words of the section (of `size` bytes) that no symbol covers:
+/// not a slot, a set count, a set8 header's flags or an entry's flags word.
+fn unused_words(c: &Collected, size: u64) -> usize {
+    let mut covered = vec![false; (size / 4) as usize];
+    let mut mark = |o: u64| {
+        if o.is_multiple_of(4) {
+            if let Some(w) = covered.get_mut((o / 4) as usize) {
+                *w = true;
+            }
+        }
+    };
+    for s in &c.slots {
+        mark(s.offset);
+    }
+    for set in &c.sets {
+        mark(set.offset);
+        if set.set8 {
+            mark(set.offset + 4);
+            for i in 0..set.count {
+                mark(set.entries_offset() + 8 * i + 4);
+            }
+        }
+    }
+    if c.slots.iter().any(|s| !s.offset.is_multiple_of(4))
+        || c.sets.iter().any(|s| s.offset % 4 != 0)
+    {
+        return 0; // unaligned layouts (modules): no word grid to count on
+    }
+    covered.iter().filter(|&&w| !w).count()
 }
 
 /// The inverse of resolving, for tests and benchmarks: from a resolved plan
@@ -672,7 +709,7 @@ pub struct Sources {
     pub base: Option<PathBuf>,
 }
 
-fn read_map(path: &Path) -> Result<memmap2::Mmap, Error> {
+pub(crate) fn read_map(path: &Path) -> Result<memmap2::Mmap, Error> {
     let f = std::fs::File::open(path)
         .map_err(|e| Error::new(format!("{}: cannot open: {e}", path.display())))?;
     // SAFETY: the map is read-only and private to this process; the file is

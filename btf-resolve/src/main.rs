@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use btf_resolve::gen::Interface;
 use clap::Parser;
 
 /// Resolve the BTF type ids of the .BTF_ids section of a kernel image or
@@ -13,11 +14,19 @@ use clap::Parser;
     name = "btf-resolve",
     version,
     about,
-    after_help = "Use as RESOLVE_BTFIDS=btf-resolve in a kernel build: the flags are resolve_btfids' \
-                  (6.1 and 6.12: [-v] [--btf FILE] [-b BASE] ELF; newer: --fatal_warnings, --patch_btfids)."
+    after_help = "Use as RESOLVE_BTFIDS=btf-resolve in a kernel build: the flags are resolve_btfids'.\n\
+                  Linux 6.1..6.18 scripts: btf-resolve [-v] [--btf FILE] [-b BASE] ELF patches ELF's .BTF_ids.\n\
+                  Linux 6.19+ (scripts/gen-btf.sh): btf-resolve [--fatal_warnings] [--distill_base] [-b BASE] \
+                  --btf ELF.BTF.1 ELF leaves ELF alone and writes ELF.BTF_ids, ELF.BTF (kfuncs with \
+                  KF_IMPLICIT_ARGS rewritten, types sorted by name) and, with --distill_base, ELF.BTF.base; \
+                  then btf-resolve --patch_btfids ELF.BTF_ids ELF.\n\
+                  Which one a run follows: --mode (auto: files when --distill_base is given or when the --btf \
+                  file is ELF.BTF.1, as gen-btf.sh names it)."
 )]
 struct Cli {
-    /// Be more verbose: print each slot as it is written.
+    /// Be more verbose: -v prints each slot as it is written (resolve_btfids'
+    /// lines) and a summary; -vv also each slot's symbol, object file, id and
+    /// kind, and each set entry with its flags after sorting.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 
@@ -45,6 +54,16 @@ struct Cli {
         value_name = "BLOB"
     )]
     patch_btfids: Option<PathBuf>,
+
+    /// Distill the base (-b) into ELF.BTF.base and write ELF.BTF as split BTF
+    /// on it (out-of-tree modules; libbpf's btf__distill_base). Implies --mode files.
+    #[arg(long = "distill_base", visible_alias = "distill-base")]
+    distill_base: bool,
+
+    /// Which interface: elf (patch ELF's .BTF_ids in place, Linux 6.1..6.18),
+    /// files (write ELF.BTF_ids, ELF.BTF, ELF.BTF.base; Linux 6.19+), or auto.
+    #[arg(long, value_name = "MODE", value_parser = ["auto", "elf", "files"], default_value = "auto")]
+    mode: String,
 
     /// After resolving, check: every set8 entry is a FUNC, every dtor of a dtor
     /// list is `void f(T *)`, no slot left 0.
@@ -108,6 +127,14 @@ fn run(cli: &Cli) -> Result<(), btf_resolve::Error> {
         check: cli.check,
         write: mode(cli),
     };
+    let iface = match cli.mode.as_str() {
+        "elf" => Interface::Elf,
+        "files" => Interface::Files,
+        _ => Interface::Auto,
+    };
+    if iface.pick(&cli.elf, cli.btf.as_deref(), cli.distill_base) == Interface::Files {
+        return run_files(cli, &src, &opts);
+    }
     match btf_resolve::resolve_file(&cli.elf, &src, &opts)? {
         btf_resolve::Outcome::Nothing(why) => {
             if cli.verbose > 0 {
@@ -125,13 +152,20 @@ fn run(cli: &Cli) -> Result<(), btf_resolve::Error> {
                 for l in &plan.verbose {
                     eprintln!("{l}");
                 }
+                if cli.verbose > 1 {
+                    for l in btf_resolve::detail::detail_lines(&plan, &btf) {
+                        eprintln!("{l}");
+                    }
+                }
                 let s = &plan.stats;
                 eprintln!(
-                    "{} symbols: {} id slots ({} names, {} unresolved), {} sets, {} set8; update {} for {}",
+                    "{} symbols: {} id slots ({} names, {} unresolved) and {} BTF_ID_UNUSED ({} id words), {} sets, {} set8; update {} for {}",
                     s.symbols,
                     s.slots,
                     s.names,
                     s.unresolved,
+                    s.unused,
+                    s.slots + s.unused,
                     s.sets,
                     s.set8s,
                     if written { "ok" } else { "not needed" },
@@ -142,6 +176,63 @@ fn run(cli: &Cli) -> Result<(), btf_resolve::Error> {
                 let v = btf_resolve::report_json(&plan, &btf);
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             }
+        }
+    }
+    Ok(())
+}
+
+/// The newer interface: outputs beside the ELF, the ELF untouched.
+fn run_files(
+    cli: &Cli,
+    src: &btf_resolve::Sources,
+    opts: &btf_resolve::Options,
+) -> Result<(), btf_resolve::Error> {
+    let g = btf_resolve::gen::GenOptions {
+        distill_base: cli.distill_base,
+        dry: false,
+    };
+    let out = btf_resolve::gen::gen(&cli.elf, src, opts, &g)?;
+    if let Some(plan) = &out.plan {
+        for w in &plan.warnings {
+            eprintln!("{w}");
+        }
+    }
+    if cli.verbose > 0 {
+        if let Some(why) = out.nothing {
+            eprintln!("{why} in {}, skip symbols resolution", cli.elf.display());
+        }
+        for r in &out.rewritten {
+            eprintln!(
+                "updated BTF for kfunc with implicit args {}{}",
+                r.name,
+                if r.impl_func.is_some() {
+                    " (added _impl)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if let Some(plan) = &out.plan {
+            for l in &plan.verbose {
+                eprintln!("{l}");
+            }
+            if cli.verbose > 1 {
+                for l in btf_resolve::detail::detail_lines(plan, &out.btf) {
+                    eprintln!("{l}");
+                }
+            }
+        }
+        for (p, n) in &out.files {
+            eprintln!("Dumped {n} bytes of data to {}", p.display());
+        }
+    }
+    if cli.report.is_some() {
+        match &out.plan {
+            Some(plan) => {
+                let v = btf_resolve::report_json(plan, &out.btf);
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            None => println!("{{}}"),
         }
     }
     Ok(())

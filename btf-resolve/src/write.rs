@@ -75,6 +75,34 @@ pub fn write_with(
     }
 }
 
+/// Creates a new temporary file in `path`'s directory (so the rename stays
+/// on one file system), `.<name>.btf-resolve.<pid>.tmp`, open for reading
+/// and writing.
+fn create_beside(path: &Path) -> Result<(PathBuf, std::fs::File), Error> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{base}.btf-resolve.{}.tmp", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| {
+            Error::new(format!(
+                "{}: cannot create {}: {e}",
+                path.display(),
+                tmp.display()
+            ))
+        })?;
+    Ok((tmp, f))
+}
+
 /// Writes a copy of `data` (the file's current bytes) with `bytes` at
 /// `offset` to a temporary file beside `path`, with `path`'s permissions,
 /// checks it, and renames it over `path`. On any failure the temporary file
@@ -84,25 +112,11 @@ pub fn write_section(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Res
     let err = |what: &str, e: std::io::Error| {
         Error::new(format!("{}: cannot {what}: {e}", path.display()))
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "elf".into());
-    let tmp = dir.join(format!(".{base}.btf-resolve.{}.tmp", std::process::id()));
     let perms = std::fs::metadata(path)
         .map_err(|e| err("stat", e))?
         .permissions();
+    let (tmp, mut f) = create_beside(path)?;
     let result = (|| -> Result<(), Error> {
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| err(&format!("create {}", tmp.display()), e))?;
         // The copy goes through copy_file_range (std::io::copy between files):
         // the kernel copies, or shares extents where the file system can.
         let mut src = std::fs::File::open(path).map_err(|e| err("open", e))?;
@@ -142,6 +156,37 @@ pub fn write_section(path: &Path, data: &[u8], offset: u64, bytes: &[u8]) -> Res
         }
         std::fs::set_permissions(&tmp, perms.clone())
             .map_err(|e| err(&format!("set permissions of {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(&format!("rename {}", tmp.display()), e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `bytes` as the whole of `path` (created or replaced): a temporary
+/// file beside it, read back and renamed over it, so `path` holds either its
+/// old content or all of `bytes`. The output blobs of the newer interface
+/// (`<elf>.BTF_ids`, `<elf>.BTF`, `<elf>.BTF.base`) are written this way.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::{Read, Write};
+    let err = |what: &str, e: std::io::Error| {
+        Error::new(format!("{}: cannot {what}: {e}", path.display()))
+    };
+    let (tmp, mut f) = create_beside(path)?;
+    let result = (|| -> Result<(), Error> {
+        f.write_all(bytes)
+            .map_err(|e| err(&format!("write {}", tmp.display()), e))?;
+        let mut back = Vec::with_capacity(bytes.len());
+        std::fs::File::open(&tmp)
+            .and_then(|mut r| r.read_to_end(&mut back))
+            .map_err(|e| err(&format!("read back {}", tmp.display()), e))?;
+        if back != bytes {
+            return Err(Error::new(format!(
+                "{}: does not read back as written",
+                tmp.display()
+            )));
+        }
         std::fs::rename(&tmp, path).map_err(|e| err(&format!("rename {}", tmp.display()), e))
     })();
     if result.is_err() {

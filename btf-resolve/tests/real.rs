@@ -42,7 +42,9 @@ fn vmlinux_pre_resolve_copy_gives_back_the_shipped_file() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("453 symbols: 439 id slots") && err.contains("8 sets, 6 set8; update ok"),
+        err.contains("453 symbols: 439 id slots")
+            && err.contains("and 1 BTF_ID_UNUSED (440 id words)")
+            && err.contains("8 sets, 6 set8; update ok"),
         "{}",
         err.lines().last().unwrap_or("")
     );

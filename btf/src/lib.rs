@@ -35,6 +35,7 @@
 mod append;
 mod btf;
 pub mod builder;
+pub mod distill;
 pub mod error;
 pub mod format;
 pub mod hash;

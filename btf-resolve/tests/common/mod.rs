@@ -59,7 +59,8 @@ pub fn resolve_btfids(version: &str) -> Option<PathBuf> {
     Some(bin)
 }
 
-fn have(prog: &str) -> bool {
+/// Whether `prog` is on PATH.
+pub fn have(prog: &str) -> bool {
     Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {prog}"))
