@@ -24,9 +24,9 @@ pub const PAIRS_6_18: &[(&str, &str)] = &[
     ("prog_test_member", "bpf_kfunc_call_memb_release_dtor"),
 ];
 
-/// The Debian 6.1 kernel's pairs, as its `.BTF_ids` holds them.
+/// The Debian 6.1 kernel's pairs, as its `.BTF_ids` holds them (the
+/// generic task/cgroup dtors came in 6.2).
 pub const PAIRS_6_1: &[(&str, &str)] = &[
-    ("task_struct", "bpf_task_release"),
     ("prog_test_ref_kfunc", "bpf_kfunc_call_test_release"),
     ("prog_test_member", "bpf_kfunc_call_memb_release"),
 ];
@@ -54,6 +54,17 @@ impl DtorTable {
                 index.find(btf, *f, Kind::Func)?,
             ))
         }))
+    }
+
+    /// The pairs of a resolved kernel ELF's dtor lists (ids as `.BTF_ids`
+    /// holds them; pairs with an id left 0 are left out).
+    pub fn from_btf_ids(ids: &crate::btf_ids::BtfIds) -> DtorTable {
+        DtorTable::from_pairs(
+            ids.dtors
+                .iter()
+                .filter(|p| p.struct_id != 0 && p.func_id != 0)
+                .map(|p| (TypeId(p.struct_id), TypeId(p.func_id))),
+        )
     }
 
     /// The built-in table of a version, resolved in that kernel's BTF.

@@ -113,7 +113,17 @@ impl Kernel {
         let btf = Arc::new(btf::parse_any(&data, None).map_err(|e| Error(format!("{path}: {e}")))?);
         let index = NameIndex::new(&btf);
         let version = version.unwrap_or_else(|| Version::from_kernel_btf(&btf, &index));
-        let dtors = DtorTable::builtin(version, &btf, &index);
+        let dtors = if btf::read::elf::is_elf(&data) {
+            let ids =
+                crate::btf_ids::BtfIds::read(&data).map_err(|e| Error(format!("{path}: {e}")))?;
+            if ids.dtors.is_empty() {
+                DtorTable::builtin(version, &btf, &index)
+            } else {
+                DtorTable::from_btf_ids(&ids)
+            }
+        } else {
+            DtorTable::builtin(version, &btf, &index)
+        };
         Ok(Kernel::new(btf, dtors, Some(version)))
     }
 

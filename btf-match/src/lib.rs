@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+pub mod btf_ids;
 pub mod dtor;
 pub mod errno;
 pub mod fields;
@@ -61,6 +62,13 @@ pub struct Error(pub String);
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl Error {
+    /// A new error.
+    pub fn new(msg: impl Into<String>) -> Self {
+        Error(msg.into())
     }
 }
 

@@ -44,6 +44,14 @@ enum Cmd {
         #[arg(long)]
         kernel: Option<String>,
     },
+    /// List the kfunc sets (BTF_SET8s) of a resolved kernel ELF with each
+    /// entry's flags as .BTF_ids holds them, and its destructor pairs with
+    /// their check (`void f(T *)`, T void or the struct). Exit 1 when a
+    /// check fails.
+    Kfuncs {
+        /// The kernel ELF (vmlinux or a module) with .BTF and .BTF_ids.
+        vmlinux: String,
+    },
 }
 
 fn parse_num(s: &str) -> Option<u32> {
@@ -136,6 +144,54 @@ fn map_value(
     }
 }
 
+fn kfuncs(path: &str) -> Result<bool, String> {
+    use btf_match::btf_ids::{check_set8_entry, flag_names, BtfIds};
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let btf = btf::parse_any(&data, None).map_err(|e| format!("{path}: {e}"))?;
+    let ids = BtfIds::read(&data).map_err(|e| format!("{path}: {e}"))?;
+    let mut ok = true;
+    for set in &ids.sets {
+        println!(
+            "set8 {} ({} entries, flags {:#x})",
+            set.name,
+            set.entries.len(),
+            set.flags
+        );
+        for (i, e) in set.entries.iter().enumerate() {
+            let o = set.offset + 8 + 8 * i as u64;
+            let check = match check_set8_entry(&btf, &set.name, i as u64, o, e.id) {
+                Ok(()) => String::new(),
+                Err(m) => {
+                    ok = false;
+                    format!("  BAD: {m}")
+                }
+            };
+            println!(
+                "  [{}] {} flags {:#x} {}{check}",
+                e.id,
+                e.name,
+                e.flags,
+                flag_names(e.flags)
+            );
+        }
+    }
+    for p in &ids.dtors {
+        let check = match btf_match::check_dtor_shape(&btf, TypeId(p.struct_id), TypeId(p.func_id))
+        {
+            Ok(()) => "ok".to_string(),
+            Err(m) => {
+                ok = false;
+                format!("BAD: {m}")
+            }
+        };
+        println!(
+            "dtor {}: struct {} [{}] -> {} [{}]: {check}",
+            p.list, p.struct_name, p.struct_id, p.func_name, p.func_id
+        );
+    }
+    Ok(ok)
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -160,6 +216,7 @@ fn main() -> ExitCode {
             kernel_btf,
             kernel.as_deref(),
         ),
+        Cmd::Kfuncs { vmlinux } => kfuncs(vmlinux),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,

@@ -44,16 +44,37 @@ fn map_value_exit_codes() {
     let g = good.to_str().expect("path");
     let (code, out, _) = run(&["map-value", "--btf", g, "--type", "v", "--kernel-btf", k]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("8   8 kptr            p -> kernel struct task_struct"), "{out}");
+    assert!(
+        out.contains("8   8 kptr            p -> kernel struct task_struct"),
+        "{out}"
+    );
     assert!(out.contains("dtor bpf_task_release_dtor"), "{out}");
 
-    let (code, out, _) = run(&["map-value", "--btf", bad.to_str().expect("p"), "--type", "v", "--kernel-btf", k]);
+    let (code, out, _) = run(&[
+        "map-value",
+        "--btf",
+        bad.to_str().expect("p"),
+        "--type",
+        "v",
+        "--kernel-btf",
+        k,
+    ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("BPF_BTF_LOAD fails with ENOENT"), "{out}");
     assert!(out.contains("field 'p' at offset 8"), "{out}");
     assert!(out.contains("no destructor"), "{out}");
 
-    let (code, out, _) = run(&["map-value", "--btf", g, "--type", "v", "--map-type", "queue", "--kernel-btf", k]);
+    let (code, out, _) = run(&[
+        "map-value",
+        "--btf",
+        g,
+        "--type",
+        "v",
+        "--map-type",
+        "queue",
+        "--kernel-btf",
+        k,
+    ]);
     assert_eq!(code, 2, "{out}");
     let (code, _, err) = run(&["map-value", "--btf", g, "--type", "nope", "--kernel-btf", k]);
     assert_eq!(code, 2);
@@ -62,15 +83,55 @@ fn map_value_exit_codes() {
     let mut bytes = std::fs::read(&good).expect("read");
     bytes.truncate(30);
     std::fs::write(&corrupt, &bytes).expect("write");
-    let (code, _, err) = run(&["map-value", "--btf", corrupt.to_str().expect("p"), "--type", "v", "--kernel-btf", k]);
+    let (code, _, err) = run(&[
+        "map-value",
+        "--btf",
+        corrupt.to_str().expect("p"),
+        "--type",
+        "v",
+        "--kernel-btf",
+        k,
+    ]);
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = run(&["map-value", "--btf", g, "--type", "v", "--kernel", "6.5", "--kernel-btf", k]);
+    let (code, _, err) = run(&[
+        "map-value",
+        "--btf",
+        g,
+        "--type",
+        "v",
+        "--kernel",
+        "6.5",
+        "--kernel-btf",
+        k,
+    ]);
     assert_eq!(code, 2, "{err}");
     // Under 6.1 rules `kptr` is unreferenced: the same value is fine.
-    let (code, out, _) = run(&["map-value", "--btf", g, "--type", "v", "--kernel", "6.1", "--kernel-btf", k]);
+    let (code, out, _) = run(&[
+        "map-value",
+        "--btf",
+        g,
+        "--type",
+        "v",
+        "--kernel",
+        "6.1",
+        "--kernel-btf",
+        k,
+    ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("kptr_untrusted"), "{out}");
-    let (code, out, _) = run(&["map-value", "--btf", g, "--type", "v", "--map-type", "task_storage", "--map-flags", "0x80", "--kernel-btf", k]);
+    let (code, out, _) = run(&[
+        "map-value",
+        "--btf",
+        g,
+        "--type",
+        "v",
+        "--map-type",
+        "task_storage",
+        "--map-flags",
+        "0x80",
+        "--kernel-btf",
+        k,
+    ]);
     assert_eq!(code, 1, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
