@@ -46,6 +46,7 @@ pub mod dtor;
 pub mod errno;
 pub mod fields;
 pub mod kernel;
+pub mod kfunc;
 pub mod map;
 
 pub use crate::dtor::{check_dtor_shape, DtorTable};
