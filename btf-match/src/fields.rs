@@ -389,7 +389,7 @@ impl Finder<'_> {
             for j in 0..cnt {
                 let mut f = info[j].clone();
                 f.off = f.off.wrapping_add((i + 1).wrapping_mul(elem));
-                f.path = format!("{}@+{}", f.path, (i + 1) * elem);
+                f.path = format!("{}@+{}", f.path, (i + 1).wrapping_mul(elem));
                 info.push(f);
             }
         }
@@ -441,7 +441,7 @@ impl Finder<'_> {
         if expected != 0 && u64::from(expected) != u64::from(sz) * u64::from(nelems) {
             return Ok(Vec::new());
         }
-        if off % align != 0 {
+        if !off.is_multiple_of(align) {
             return Ok(Vec::new());
         }
         let found = match ft {
@@ -528,7 +528,7 @@ impl Finder<'_> {
             let name = btf.str_at(m.name_off).unwrap_or("");
             let mpath = join(path, if name.is_empty() { "<anon>" } else { name });
             let bit = m.bit_offset(kflag);
-            if bit % 8 != 0 {
+            if !bit.is_multiple_of(8) {
                 return Err(Problem::new(
                     EINVAL,
                     &mpath,
@@ -735,15 +735,14 @@ fn parse_kptr(btf: &Btf, kernel: &Kernel, i: &Info, field: &mut Field) -> Res<()
     Ok(())
 }
 
+/// The spin lock, timer and kptr searches of 6.1, each with its own verdict.
+pub type Searches61 = (Res<Option<Field>>, Res<Option<Field>>, Res<Vec<Field>>);
+
 /// 6.1's three searches of a map value (`btf_find_spin_lock`,
 /// `btf_find_timer`, `btf_parse_kptrs`): direct members only. Each returns
 /// its own verdict, because 6.1's `map_check_btf` treats an error of any as
 /// "no such field".
-pub fn parse_fields_6_1(
-    btf: &Btf,
-    kernel: &Kernel,
-    value: TypeId,
-) -> (Res<Option<Field>>, Res<Option<Field>>, Res<Vec<Field>>) {
+pub fn parse_fields_6_1(btf: &Btf, kernel: &Kernel, value: TypeId) -> Searches61 {
     let lock = find_one_6_1(btf, value, FieldType::SpinLock);
     let timer = find_one_6_1(btf, value, FieldType::Timer);
     let kptrs = kptrs_6_1(btf, kernel, value);
@@ -777,7 +776,7 @@ fn find_one_6_1(btf: &Btf, value: TypeId, ft: FieldType) -> Res<Option<Field>> {
         if btf.name_of(ty) != ft.name() {
             continue;
         }
-        if bit % 8 != 0 || (bit / 8) % align != 0 {
+        if !bit.is_multiple_of(8) || !(bit / 8).is_multiple_of(align) {
             return Err(Problem::new(
                 EINVAL,
                 &name,
@@ -819,7 +818,7 @@ fn kptrs_6_1(btf: &Btf, kernel: &Kernel, value: TypeId) -> Res<Vec<Field>> {
     };
     let mut out = Vec::new();
     for (name, ty, bit) in members_6_1(btf, value) {
-        if bit % 8 != 0 {
+        if !bit.is_multiple_of(8) {
             return Err(Problem::new(
                 EINVAL,
                 &name,
@@ -828,7 +827,7 @@ fn kptrs_6_1(btf: &Btf, kernel: &Kernel, value: TypeId) -> Res<Vec<Field>> {
             ));
         }
         let off = bit / 8;
-        if off % 8 != 0 {
+        if !off.is_multiple_of(8) {
             return Err(Problem::new(
                 EINVAL,
                 &name,

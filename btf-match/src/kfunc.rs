@@ -60,7 +60,7 @@ fn walk_struct(btf: &Btf, id: TypeId, mut off: u32) -> Option<TypeId> {
         let mut next = None;
         for m in members {
             let bit = m.bit_offset(kflag);
-            if bit % 8 != 0 {
+            if !bit.is_multiple_of(8) {
                 continue;
             }
             let moff = bit / 8;
