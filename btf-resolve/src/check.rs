@@ -1,9 +1,10 @@
-//! `--check`: the build-time checks resolve_btfids never makes, with what
-//! resolving knows (the kfunc/kptr rules proper belong to btf-match).
+//! `--check`: the build-time checks resolve_btfids never makes. The rules are
+//! btf-match's (`check_set8_entry`, `check_dtor_shape`), so the build and a
+//! loader apply the same code; this module only finds the entries and pairs.
 
 use std::collections::BTreeMap;
 
-use btf::{Btf, Kind, TypeData, TypeId};
+use btf::{Btf, TypeId};
 
 use crate::symbols::SlotKind;
 use crate::{lossy, rd, sym_at, Plan, Slot};
@@ -29,11 +30,8 @@ pub fn check(plan: &Plan, btf: &Btf) -> Vec<String> {
         for i in 0..set.count {
             let o = set.entries_offset() + 8 * i;
             let id = rd(&plan.bytes, o, big);
-            if !btf.is_kind(TypeId(id), Kind::Func) {
-                out.push(format!(
-                    "set8 '{}': entry {i} (offset {o:#x}) holds id {id}, which is not a FUNC",
-                    lossy(&set.name)
-                ));
+            if let Err(e) = btf_match::btf_ids::check_set8_entry(btf, &lossy(&set.name), i, o, id) {
+                out.push(e);
             }
         }
     }
@@ -49,7 +47,7 @@ pub fn check(plan: &Plan, btf: &Btf) -> Vec<String> {
             }
             let sid = rd(&plan.bytes, o, big);
             let fid = rd(&plan.bytes, o + 4, big);
-            if let Some(why) = dtor_shape(btf, TypeId(sid), TypeId(fid)) {
+            if let Err(why) = btf_match::check_dtor_shape(btf, TypeId(sid), TypeId(fid)) {
                 out.push(format!(
                     "dtor list {}: {} is not 'void {}(struct {} *)': {why}",
                     lossy(&label.name),
@@ -62,27 +60,4 @@ pub fn check(plan: &Plan, btf: &Btf) -> Vec<String> {
         }
     }
     out
-}
-
-fn dtor_shape(btf: &Btf, st: TypeId, f: TypeId) -> Option<String> {
-    let Some(TypeData::Func(func)) = btf.type_by_id(f).map(|t| &t.data) else {
-        return Some("not a FUNC".into());
-    };
-    let Some(TypeData::FuncProto(p)) = btf.type_by_id(func.proto).map(|t| &t.data) else {
-        return Some("its prototype is not a FUNC_PROTO".into());
-    };
-    if !p.ret.is_void() {
-        return Some("it returns a value".into());
-    }
-    if p.params.len() != 1 {
-        return Some(format!("it takes {} parameters", p.params.len()));
-    }
-    let ptr = btf.skip_mods(p.params[0].ty, true);
-    let Some(TypeData::Ptr(to)) = btf.type_by_id(ptr).map(|t| &t.data) else {
-        return Some("its parameter is not a pointer".into());
-    };
-    if btf.skip_mods(*to, true) != st {
-        return Some("its parameter points to another type".into());
-    }
-    None
 }

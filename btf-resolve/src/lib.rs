@@ -47,15 +47,14 @@
 
 pub mod check;
 pub mod detail;
-pub mod elf;
 pub mod gen;
 pub mod report;
-pub mod symbols;
 pub mod write;
 
 pub use crate::check::check;
 pub use crate::report::report_json;
 pub use crate::write::{write_in_place, write_section, write_with, WriteMode};
+pub use btf_match::btf_ids::{elf, symbols};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -71,6 +70,12 @@ use crate::symbols::{Parsed, SlotKind};
 /// and section offset where they are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error(String);
+
+impl From<btf_match::Error> for Error {
+    fn from(e: btf_match::Error) -> Self {
+        Error(e.0)
+    }
+}
 
 impl Error {
     /// A new error.

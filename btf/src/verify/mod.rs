@@ -125,11 +125,28 @@ pub fn verify_btf(btf: &Btf) -> Result<(), Rejection> {
 
 /// [`verify_raw`] under a given kernel's rules, with the errno.
 pub fn verify_raw_with(data: &[u8], base: Option<&Btf>, rules: Rules) -> Result<(), Failure> {
-    let (res, _) = run(data, base, rules, false);
+    verify_passes(data, base, rules, true)
+}
+
+/// [`verify_raw_with`] without the special-field pass (`btf_parse_struct_metas`):
+/// the type checks only, for callers that make that pass themselves with what
+/// the kernel knows (btf-match looks kptr pointees and destructors up in the
+/// kernel's BTF).
+pub fn verify_types_with(data: &[u8], base: Option<&Btf>, rules: Rules) -> Result<(), Failure> {
+    verify_passes(data, base, rules, false)
+}
+
+fn verify_passes(
+    data: &[u8],
+    base: Option<&Btf>,
+    rules: Rules,
+    metas: bool,
+) -> Result<(), Failure> {
+    let (res, _) = run(data, base, rules, false, metas);
     let Err(errno) = res else {
         return Ok(());
     };
-    let (res2, env) = run(data, base, rules, true);
+    let (res2, env) = run(data, base, rules, true, metas);
     let errno = res2.err().unwrap_or(errno);
     let log = String::from_utf8_lossy(&env.log.buf).into_owned();
     let message = match env.silent {
@@ -155,17 +172,18 @@ fn run<'a>(
     base: Option<&'a Btf>,
     rules: Rules,
     log: bool,
+    metas: bool,
 ) -> (Result<(), i32>, Env<'a>) {
     let mut env = Env::new(data, base, Log::new(log, base.is_some()), rules);
     if base.is_none() && data.len() > BTF_MAX_SIZE {
         env.silent = Some(msg::NOLOG_TOO_BIG.to_string());
         return (Err(env::E2BIG), env);
     }
-    let res = passes(&mut env);
+    let res = passes(&mut env, metas);
     (res, env)
 }
 
-fn passes(env: &mut Env) -> Result<(), i32> {
+fn passes(env: &mut Env, metas: bool) -> Result<(), i32> {
     env.parse_hdr()?;
     env.parse_str_sec()?;
     if env.base.is_none() {
@@ -176,7 +194,7 @@ fn passes(env: &mut Env) -> Result<(), i32> {
         env.check_all_types()?;
     }
     env.check_type_tags()?;
-    if env.base.is_none() && env.rules.struct_metas() {
+    if metas && env.base.is_none() && env.rules.struct_metas() {
         env.check_struct_metas()?;
     }
     Ok(())
@@ -217,7 +235,7 @@ pub enum MapType {
 ///
 /// Not mirrored: the special-field parse of the value (`btf_parse_fields`).
 pub fn check_map_kv(data: &[u8], spec: &MapSpec) -> Result<(), String> {
-    let (res, env) = run(data, None, Rules::default(), false);
+    let (res, env) = run(data, None, Rules::default(), false, true);
     if res.is_err() {
         return Err(verify_raw(data, None)
             .err()
