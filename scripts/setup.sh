@@ -2,7 +2,8 @@
 # Installs what btfkit's tests and benchmarks need on a Debian 12 machine:
 # the oracles (bpftool 7.1, libbpf 1.1.2, pahole 1.24, clang 14), the Debian 6.1
 # debug kernel (a real vmlinux with DWARF and .BTF, and 1121 modules), and small
-# tools the tests call (zstd, hyperfine, GNU time). Idempotent; needs root or sudo.
+# tools the tests call (zstd, hyperfine, GNU time), and what tests/kernel needs
+# to build Linux 6.1 and 6.12 and boot them under qemu. Idempotent; needs root or sudo.
 set -euo pipefail
 
 SUDO=""
@@ -11,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config dwarves clang llvm zstd hyperfine time jq
       linux-image-6.1.0-50-cloud-amd64-dbg
-      make gcc binutils linux-source-6.1 linux-source-6.12)
+      make gcc binutils linux-source-6.1 linux-source-6.12
+      flex bison bc libssl-dev cpio xz-utils qemu-system-x86)
 
 missing=()
 for p in "${PKGS[@]}"; do

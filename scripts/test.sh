@@ -5,3 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --release --locked "$@"
+
+# The kernel end-to-end test (tests/kernel): Linux 6.1 and 6.12 built with
+# btf-encode and btf-resolve, compared with pahole and resolve_btfids, booted
+# under qemu. It runs under CI=true (a missing prerequisite fails it) or with
+# BTFKIT_KERNEL_E2E=1; BTFKIT_KERNEL_E2E=0 turns it off.
+if [ "${BTFKIT_KERNEL_E2E:-${CI:-}}" = 1 ] || [ "${BTFKIT_KERNEL_E2E:-${CI:-}}" = true ]; then
+  cargo build --release --locked -p btf-encode -p btf-resolve
+  for v in 6.1 6.12; do
+    bash tests/kernel/kernel.sh "$v"
+  done
+fi
