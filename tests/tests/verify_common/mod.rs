@@ -150,6 +150,8 @@ pub struct KernelVerdict {
     pub errno: i32,
     /// The log (level 1), when asked for.
     pub log: String,
+    /// The log's bytes as the kernel wrote them (names need not be UTF-8).
+    pub log_bytes: Vec<u8>,
 }
 
 #[repr(C)]
@@ -206,6 +208,7 @@ pub fn kernel_load(blob: &[u8], log_size: usize) -> KernelVerdict {
         loaded: fd >= 0,
         errno,
         log: String::from_utf8_lossy(&log[..end]).into_owned(),
+        log_bytes: log[..end].to_vec(),
     }
 }
 
