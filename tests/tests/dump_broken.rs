@@ -1,7 +1,9 @@
 //! Broken BTF through the dumps and the verifier, against bpftool 7.1 and the
 //! running kernel (issue 12): deterministic corrupted variants of real BTF
-//! (the btf_dump suite's 14 objects, a sample of the 6.1 modules as split BTF
-//! on the 6.1 vmlinux, and the 6.1 vmlinux itself).
+//! (the btf_dump suite's 14 objects, 13 BPF programs of the 6.1 kernel
+//! selftests — `tests/data/selftests`, made by `scripts/selftests-btf.sh` —,
+//! a sample of the 6.1 modules as split BTF on the 6.1 vmlinux, and the 6.1
+//! vmlinux itself).
 //!
 //! For every variant bpftool dumps with exit 0, the lenient read
 //! (`btf::read::parse_any_lenient`, what `btf-dump` dumps) must print the raw
@@ -162,8 +164,9 @@ fn btf_bytes(p: &Path) -> Vec<u8> {
     btf::read::raw_btf_bytes(&d).expect(".BTF").into_owned()
 }
 
-/// The variants: `per` of each suite object (half targeted, half from the
-/// verifier's mutator), 8 modules and 4 of vmlinux. Deterministic.
+/// The variants, deterministic: 18 of each suite object and 8 of each
+/// selftest program (half targeted, half from the verifier's mutator), 8 of
+/// each of 8 modules and 4 of vmlinux.
 fn variants(shared: &Path, vmlinux_raw: &[u8], base: &Btf) -> Vec<Variant> {
     let mut rng = Rng::new(0x12d0);
     let mut out = Vec::new();
@@ -175,6 +178,33 @@ fn variants(shared: &Path, vmlinux_raw: &[u8], base: &Btf) -> Vec<Variant> {
             .to_string_lossy()
             .into_owned();
         for k in 0..18 {
+            let blob = if k % 2 == 0 {
+                mutate_targeted(&src, &mut rng, 1, 0)
+            } else {
+                mutate(&src, &mut rng)
+            };
+            out.push(Variant {
+                what: format!("{name} #{k}"),
+                blob,
+                split: false,
+                c: true,
+            });
+        }
+    }
+    let mut selftests: Vec<PathBuf> =
+        std::fs::read_dir(btfkit_tests::workspace_root().join("tests/data/selftests"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+    selftests.sort();
+    assert_eq!(selftests.len(), 13, "tests/data/selftests");
+    for p in selftests {
+        let src = std::fs::read(&p).expect("read");
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for k in 0..8 {
             let blob = if k % 2 == 0 {
                 mutate_targeted(&src, &mut rng, 1, 0)
             } else {
@@ -595,4 +625,59 @@ fn broken_btf_dumps_as_bpftool_and_verifies_as_the_kernel() {
         bad.len(),
         bad.join("\n")
     );
+}
+
+/// A raw little-endian blob of `types` words and `strings`.
+fn raw_blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+    let tl = 4 * types.len() as u32;
+    let mut b = vec![0x9f, 0xeb, 1, 0];
+    for w in [24u32, 0, tl, tl, strings.len() as u32] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in types {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(strings);
+    b
+}
+
+/// A member offset past `i32::MAX` bits makes libbpf's padding arithmetic
+/// wrap; bpftool still prints (a `char: -192;`), and so do we, byte for byte.
+#[test]
+fn wrapped_layout_prints_as_bpftool() {
+    if !oracle_program("bpftool") {
+        return;
+    }
+    let types = [
+        1,
+        0x0100_0000,
+        4,
+        0x0100_0020, // [1] int
+        5,
+        0x0400_0002,
+        0x1000_0000, // [2] struct s, size 2^28
+        7,
+        1,
+        0x8000_0000, // a at bit 2^31
+        9,
+        1,
+        0x7fff_ffc0, // b at bit 2^31 - 64
+    ];
+    let blob = raw_blob(&types, b"\0int\0s\0a\0b\0");
+    let f = std::env::temp_dir().join(format!("btfkit-wrap-{}.btf", std::process::id()));
+    std::fs::write(&f, &blob).expect("write");
+    let theirs = bpftool(&f, None, "c");
+    let _ = std::fs::remove_file(&f);
+    let Run::Ok(theirs) = theirs else {
+        panic!("bpftool did not print the wrapped layout");
+    };
+    let btf = btf::read::parse_lenient(&blob, None).expect("lenient");
+    let ours = btf_dump::c::dump_to_vec(btf.for_display(), &btf_dump::c::Options::default())
+        .expect("ours prints");
+    assert!(
+        String::from_utf8_lossy(&ours).contains("\tlong: 0;\n\tchar: -192;\n\tint b;\n"),
+        "{}",
+        String::from_utf8_lossy(&ours)
+    );
+    assert_eq!(first_difference(&ours, &theirs), None);
 }
