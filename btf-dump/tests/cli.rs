@@ -275,16 +275,7 @@ fn small_blob(ptr_name: u32, ptr_to: u32, strings: &[u8]) -> Vec<u8> {
         0x0200_0000,
         ptr_to,
     ];
-    let tl = 4 * types.len() as u32;
-    let mut b = vec![0x9f, 0xeb, 1, 0];
-    for w in [24u32, 0, tl, tl, strings.len() as u32] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    for w in types {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    b.extend_from_slice(strings);
-    b
+    btf::write::blob_from_words(btf::Endian::Little, &types, strings)
 }
 
 /// Broken BTF that bpftool still dumps is dumped, with one warning line and

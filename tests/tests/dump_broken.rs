@@ -24,19 +24,17 @@
 mod verify_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use btf::format::{str_slots, type_slots, walk_records_lenient, ByteWords, Header, Record};
-use btf::verify::{verify_raw_with, Rules};
 use btf::Btf;
 use btfkit_tests::{
-    modules_61, oracle, oracle_file, oracle_program, output_with_timeout, shared_dir,
+    bpftool_dump, modules_61, oracle, oracle_file, oracle_program, output_with_timeout, shared_dir,
     suite_objects, Rng, VMLINUX_61,
 };
 use rayon::prelude::*;
-use verify_common::{kernel_available, kernel_load, mutate};
+use verify_common::{kernel_available, kernel_disagreement, mutate};
 
 /// One corrupted blob.
 struct Variant {
@@ -170,26 +168,22 @@ fn btf_bytes(p: &Path) -> Vec<u8> {
 fn variants(shared: &Path, vmlinux_raw: &[u8], base: &Btf) -> Vec<Variant> {
     let mut rng = Rng::new(0x12d0);
     let mut out = Vec::new();
-    for obj in suite_objects(shared) {
-        let src = btf_bytes(&obj);
-        let name = obj
-            .file_name()
+    let name = |p: &Path| {
+        p.file_name()
             .unwrap_or_default()
             .to_string_lossy()
-            .into_owned();
-        for k in 0..18 {
-            let blob = if k % 2 == 0 {
-                mutate_targeted(&src, &mut rng, 1, 0)
-            } else {
-                mutate(&src, &mut rng)
-            };
-            out.push(Variant {
-                what: format!("{name} #{k}"),
-                blob,
-                split: false,
-                c: true,
-            });
-        }
+            .into_owned()
+    };
+    for obj in suite_objects(shared) {
+        let spec = Spec {
+            n: 18,
+            targeted_every: 2,
+            first_id: 1,
+            str_base: 0,
+            split: false,
+            c: true,
+        };
+        spec.push(&mut out, &mut rng, &name(&obj), &btf_bytes(&obj));
     }
     let mut selftests: Vec<PathBuf> =
         std::fs::read_dir(btfkit_tests::workspace_root().join("tests/data/selftests"))
@@ -198,25 +192,20 @@ fn variants(shared: &Path, vmlinux_raw: &[u8], base: &Btf) -> Vec<Variant> {
     selftests.sort();
     assert_eq!(selftests.len(), 13, "tests/data/selftests");
     for p in selftests {
-        let src = std::fs::read(&p).expect("read");
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        for k in 0..8 {
-            let blob = if k % 2 == 0 {
-                mutate_targeted(&src, &mut rng, 1, 0)
-            } else {
-                mutate(&src, &mut rng)
-            };
-            out.push(Variant {
-                what: format!("{name} #{k}"),
-                blob,
-                split: false,
-                c: true,
-            });
-        }
+        let spec = Spec {
+            n: 8,
+            targeted_every: 2,
+            first_id: 1,
+            str_base: 0,
+            split: false,
+            c: true,
+        };
+        spec.push(
+            &mut out,
+            &mut rng,
+            &name(&p),
+            &std::fs::read(&p).expect("read"),
+        );
     }
     let mods = modules_61();
     let ko: Vec<&PathBuf> = mods
@@ -224,25 +213,15 @@ fn variants(shared: &Path, vmlinux_raw: &[u8], base: &Btf) -> Vec<Variant> {
         .filter(|p| p.extension().is_some_and(|x| x == "ko"))
         .collect();
     for m in ko.iter().step_by((ko.len() / 8).max(1)).take(8) {
-        let src = btf_bytes(m);
-        let name = m
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        for k in 0..8 {
-            let blob = if k % 4 == 3 {
-                mutate(&src, &mut rng)
-            } else {
-                mutate_targeted(&src, &mut rng, base.type_count(), base.str_len_total())
-            };
-            out.push(Variant {
-                what: format!("{name} #{k}"),
-                blob,
-                split: true,
-                c: false,
-            });
-        }
+        let spec = Spec {
+            n: 8,
+            targeted_every: 4,
+            first_id: base.type_count(),
+            str_base: base.str_len_total(),
+            split: true,
+            c: false,
+        };
+        spec.push(&mut out, &mut rng, &name(m), &btf_bytes(m));
     }
     for k in 0..4 {
         out.push(Variant {
@@ -253,6 +232,39 @@ fn variants(shared: &Path, vmlinux_raw: &[u8], base: &Btf) -> Vec<Variant> {
         });
     }
     out
+}
+
+/// How to corrupt one source blob.
+struct Spec {
+    /// Variants made.
+    n: usize,
+    /// Variant `k` is the verifier's mutation when `k % targeted_every` is 1
+    /// (`targeted_every - 1` of every `targeted_every` are targeted when it
+    /// is more than 2).
+    targeted_every: usize,
+    /// The blob's first type id and string offset (a split blob's base).
+    first_id: u32,
+    str_base: u32,
+    split: bool,
+    c: bool,
+}
+
+impl Spec {
+    fn push(&self, out: &mut Vec<Variant>, rng: &mut Rng, name: &str, src: &[u8]) {
+        for k in 0..self.n {
+            let blob = if k % self.targeted_every == 1 {
+                mutate(src, rng)
+            } else {
+                mutate_targeted(src, rng, self.first_id, self.str_base)
+            };
+            out.push(Variant {
+                what: format!("{name} #{k}"),
+                blob,
+                split: self.split,
+                c: self.c,
+            });
+        }
+    }
 }
 
 /// How much of our C output is kept: a struct of ~4 GiB is ~5 GiB of
@@ -287,19 +299,7 @@ enum Run {
 }
 
 fn bpftool(file: &Path, base: Option<&Path>, fmt: &str) -> Run {
-    let mut c = Command::new("bpftool");
-    if fmt == "json" {
-        c.arg("-j");
-    }
-    c.args(["btf", "dump"]);
-    if let Some(b) = base {
-        c.arg("-B").arg(b);
-    }
-    c.arg("file").arg(file);
-    if fmt == "c" {
-        c.args(["format", "c"]);
-    }
-    match output_with_timeout(&mut c, Duration::from_secs(10)) {
+    match output_with_timeout(&mut bpftool_dump(file, base, fmt), Duration::from_secs(10)) {
         Ok(Some(o)) if o.status.success() => Run::Ok(o.stdout),
         Ok(Some(o)) if o.status.code().is_none() => Run::Crashed,
         Ok(Some(_)) => Run::Failed,
@@ -471,52 +471,6 @@ fn compare(
     (t, diff.map(|d| format!("{}: {fmt}: {d}", v.what)))
 }
 
-/// Our verdict and message against the kernel's, bytes for bytes.
-fn kernel_difference(v: &Variant) -> Option<String> {
-    let ours = verify_raw_with(&v.blob, None, Rules::default());
-    let k = kernel_load(&v.blob, 0);
-    if k.loaded != ours.is_ok() {
-        return Some(format!(
-            "{}: kernel loaded={} errno={}; ours {:?}",
-            v.what,
-            k.loaded,
-            k.errno,
-            ours.err().map(|f| f.rejection.message)
-        ));
-    }
-    let Err(f) = ours else { return None };
-    if f.errno != k.errno {
-        return Some(format!(
-            "{}: errno kernel {} ours {}",
-            v.what, k.errno, f.errno
-        ));
-    }
-    let kl = kernel_load(&v.blob, 1 << 24);
-    let log = &kl.log_bytes;
-    let end = log.iter().rposition(|&b| b != b'\n').map_or(0, |p| p + 1);
-    let last = match log[..end].iter().rposition(|&b| b == b'\n') {
-        Some(p) => &log[p + 1..end],
-        None => &log[..end],
-    };
-    let silent = !f
-        .rejection
-        .log
-        .trim_end_matches('\n')
-        .ends_with(&f.rejection.message);
-    if silent {
-        return (kl.log != f.rejection.log)
-            .then(|| format!("{}: silent failure, logs differ", v.what));
-    }
-    (last != f.rejection.message_bytes.as_slice()).then(|| {
-        format!(
-            "{}: kernel {:?} ours {:?}",
-            v.what,
-            String::from_utf8_lossy(last),
-            String::from_utf8_lossy(&f.rejection.message_bytes)
-        )
-    })
-}
-
 #[test]
 fn broken_btf_dumps_as_bpftool_and_verifies_as_the_kernel() {
     if !oracle_program("bpftool") {
@@ -570,13 +524,14 @@ fn broken_btf_dumps_as_bpftool_and_verifies_as_the_kernel() {
             }
             let strict_refuses =
                 btf::read::parse_any(&v.blob, v.split.then(|| base.clone())).is_err();
-            let kernel_agrees = (kernel && !v.split).then(|| match kernel_difference(v) {
-                None => true,
-                Some(d) => {
-                    bad.push(d);
-                    false
-                }
-            });
+            let kernel_agrees =
+                (kernel && !v.split).then(|| match kernel_disagreement(&v.what, &v.blob, false) {
+                    None => true,
+                    Some(d) => {
+                        bad.push(d);
+                        false
+                    }
+                });
             let _ = std::fs::remove_file(&file);
             (tallies, bad, kernel_agrees, strict_refuses)
         })
@@ -627,20 +582,6 @@ fn broken_btf_dumps_as_bpftool_and_verifies_as_the_kernel() {
     );
 }
 
-/// A raw little-endian blob of `types` words and `strings`.
-fn raw_blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-    let tl = 4 * types.len() as u32;
-    let mut b = vec![0x9f, 0xeb, 1, 0];
-    for w in [24u32, 0, tl, tl, strings.len() as u32] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    for w in types {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    b.extend_from_slice(strings);
-    b
-}
-
 /// A member offset past `i32::MAX` bits makes libbpf's padding arithmetic
 /// wrap; bpftool still prints (a `char: -192;`), and so do we, byte for byte.
 #[test]
@@ -663,7 +604,7 @@ fn wrapped_layout_prints_as_bpftool() {
         1,
         0x7fff_ffc0, // b at bit 2^31 - 64
     ];
-    let blob = raw_blob(&types, b"\0int\0s\0a\0b\0");
+    let blob = verify_common::blob(&types, b"\0int\0s\0a\0b\0");
     let f = std::env::temp_dir().join(format!("btfkit-wrap-{}.btf", std::process::id()));
     std::fs::write(&f, &blob).expect("write");
     let theirs = bpftool(&f, None, "c");

@@ -41,20 +41,21 @@ impl Btf {
 /// offsets continue from the base's.
 pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
     let h = Header::parse(data)?;
-    let str_start = h.str_start() as usize;
-    let strings = &data[str_start..str_start + h.str_len as usize];
-    let type_start = h.type_start() as usize;
-    let tsec = ByteWords::new(
-        &data[type_start..type_start + h.type_len as usize],
-        h.endian,
-    );
-    build(
-        h.endian,
-        base,
-        &tsec,
-        type_start as u64,
-        strings,
-        str_start as u64,
+    let (tsec, type_off, strings, str_off) = sections(data, &h);
+    build(h.endian, base, &tsec, type_off, strings, str_off)
+}
+
+/// The type section (as words) and the string section of a blob whose header
+/// `h` was checked ([`Header::parse`] or [`Header::parse_lenient`]: both
+/// sections lie in `data`), each with its offset in `data`.
+fn sections<'d>(data: &'d [u8], h: &Header) -> (ByteWords<'d>, u64, &'d [u8], u64) {
+    let (ts, ss) = (h.type_start() as usize, h.str_start() as usize);
+    let tsec = ByteWords::new(&data[ts..ts + h.type_len as usize], h.endian);
+    (
+        tsec,
+        ts as u64,
+        &data[ss..ss + h.str_len as usize],
+        ss as u64,
     )
 }
 
@@ -169,19 +170,12 @@ impl Lenient {
 /// reported as [`Lenient::problem`] beside the BTF read.
 pub fn parse_lenient(data: &[u8], base: Option<Arc<Btf>>) -> Result<Lenient> {
     let (h, header_problem) = Header::parse_lenient(data)?;
-    let str_start = h.str_start() as usize;
-    let strings = &data[str_start..str_start + h.str_len as usize];
-    let type_start = h.type_start() as usize;
-    let tsec = ByteWords::new(
-        &data[type_start..type_start + h.type_len as usize],
-        h.endian,
-    );
+    let (tsec, type_off, strings, str_off) = sections(data, &h);
     let (start_id, start_str_off) = match &base {
         Some(b) => (b.type_count(), b.str_len_total()),
         None => (1, 0),
     };
-    let type_off = type_start as u64;
-    crate::format::check_str_section(strings, base.is_some(), str_start as u64)?;
+    crate::format::check_str_section(strings, base.is_some(), str_off)?;
     let mut types = Vec::with_capacity(tsec.len_words() / 4);
     let (_, max, record_problem) = walk_records_lenient(&tsec, 0, type_off, |at| {
         types.push(decode(&Record::new(&tsec, at)));
