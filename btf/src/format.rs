@@ -477,9 +477,14 @@ pub fn walk_records_lenient<W: Words + ?Sized>(
     first: usize,
     file_off: u64,
     f: impl FnMut(usize) -> Result<()>,
-) -> Result<(u32, RefMax, Option<(u32, Error)>)> {
+) -> Result<Walked> {
     walk(words, first, file_off, false, f)
 }
+
+/// What a walk found: the number of records, the largest references, and
+/// (lenient walk only) the first record rule broken, with the record's
+/// position in the section counted from 1.
+pub type Walked = (u32, RefMax, Option<(u32, Error)>);
 
 /// The walk behind [`walk_records`] (`strict`) and [`walk_records_lenient`].
 fn walk<W: Words + ?Sized>(
@@ -488,7 +493,7 @@ fn walk<W: Words + ?Sized>(
     file_off: u64,
     strict: bool,
     mut f: impl FnMut(usize) -> Result<()>,
-) -> Result<(u32, RefMax, Option<(u32, Error)>)> {
+) -> Result<Walked> {
     let end = words.len_words();
     let base = file_off.wrapping_sub(4 * first as u64);
     let mut at = first;

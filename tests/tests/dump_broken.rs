@@ -353,6 +353,10 @@ fn first_difference(ours: &[u8], theirs: &[u8]) -> Option<String> {
     ))
 }
 
+/// One variant's result: the tallies per format, the disagreements, whether
+/// the kernel agreed (`None`: not asked), whether the strict parse refused it.
+type Outcome = (Vec<(&'static str, Tally)>, Vec<String>, Option<bool>, bool);
+
 /// The figures, per format.
 #[derive(Default, Debug, Clone, Copy)]
 struct Tally {
@@ -503,7 +507,7 @@ fn broken_btf_dumps_as_bpftool_and_verifies_as_the_kernel() {
         return;
     }
 
-    let results: Vec<(Vec<(&str, Tally)>, Vec<String>, Option<bool>, bool)> = vars
+    let results: Vec<Outcome> = vars
         .par_iter()
         .enumerate()
         .map(|(i, v)| {
@@ -512,7 +516,7 @@ fn broken_btf_dumps_as_bpftool_and_verifies_as_the_kernel() {
             let b = v.split.then_some((base_file.as_path(), &base));
             let mut tallies = Vec::new();
             let mut bad = Vec::new();
-            let formats: &[&str] = if v.c {
+            let formats: &[&'static str] = if v.c {
                 &["raw", "json", "c"]
             } else {
                 &["raw", "json"]
