@@ -112,11 +112,7 @@ impl Table {
         let bounds = RefBounds {
             type_count: self.count(),
             str_len: str_total,
-            hint: if first == 1 {
-                " (split BTF? pass its base)"
-            } else {
-                ""
-            },
+            hint: if first == 1 { format::SPLIT_HINT } else { "" },
         };
         let words = self.words.as_slice();
         let m = self.max_refs;

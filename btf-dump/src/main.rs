@@ -23,9 +23,17 @@ FILE is raw BTF (/sys/kernel/btf/vmlinux, a `format raw` blob), an ELF file with
 (.ko.zst). /sys/kernel/btf/<module> is read on /sys/kernel/btf/vmlinux
 automatically, as bpftool does; other split BTF (a module's .ko) needs -B.
 
-Exit status: 0 success (and, with --verify, accepted); 1 rejected by --verify;
-2 bad input or usage (the message names the file, the offset or type id, and
-what was wrong).";
+Broken BTF is shown as bpftool shows it: whatever libbpf 1.1 can walk (the
+header, the string section's NULs, every record of a known kind and whole) is
+dumped as bpftool 7.1 dumps it, out-of-range type ids and string offsets
+included (a bad name prints as `(invalid)`), with one line on stderr,
+`btf-dump: FILE: warning: <first problem>; the kernel says: <its message>`.
+--strict refuses such BTF instead (exit 2).
+
+Exit status: 0 success, also for BTF shown with a warning (and, with --verify,
+accepted); 1 rejected by --verify; 2 bad input or usage (the message names the
+file, the offset or type id, and what was wrong), or with --strict BTF that
+only the lenient read accepts.";
 
 const DIFF_AFTER_HELP: &str = "\
 Types are compared by structure, not by id: two types match when their kind,
@@ -75,6 +83,12 @@ struct DumpArgs {
     /// dumping only when --format/-j is also given.
     #[arg(long)]
     verify: bool,
+    /// Refuse BTF that the kernel's and the library's rules reject even where
+    /// bpftool still dumps it (out-of-range ids or string offsets, a vlen on
+    /// a kind without members, reserved bits, a FWD with a size): exit 2.
+    /// Without it such BTF is dumped as bpftool does, with a warning.
+    #[arg(long)]
+    strict: bool,
     /// The BTF to read: raw BTF, /sys/kernel/btf/*, an ELF (vmlinux, .ko, .o), or zstd of either.
     #[arg(required = true, value_name = "FILE")]
     file: Option<PathBuf>,
@@ -196,7 +210,10 @@ fn run_dump(args: &DumpArgs) -> Result<ExitCode, Failure> {
     if args.verify {
         let raw = btf::read::raw_btf_bytes(&data).map_err(|e| e.with_file(file))?;
         if let Err(r) = btf::verify::verify_raw(&raw, base.as_deref()) {
-            writeln!(out, "btf-dump: {}: rejected: {}", file.display(), r.message)?;
+            // The kernel's bytes, names that are not UTF-8 included.
+            write!(out, "btf-dump: {}: rejected: ", file.display())?;
+            out.write_all(&r.message_bytes)?;
+            out.write_all(b"\n")?;
             out.flush()?;
             return Ok(ExitCode::from(1));
         }
@@ -206,39 +223,52 @@ fn run_dump(args: &DumpArgs) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let had_base = base.is_some();
-    let btf = btf::parse_any(&data, base).map_err(|e| split_hint(e, had_base).with_file(file))?;
+    let btf = if args.strict {
+        btf::parse_any(&data, base).map_err(|e| e.with_file(file))?
+    } else {
+        let l = btf::read::parse_any_lenient(&data, base).map_err(|e| e.with_file(file))?;
+        if let Some(p) = l.problem() {
+            warn(file, p, &data, l.for_display().base().map(|b| &**b));
+        }
+        drop(data);
+        // The dumps only read the types: the lenient model is what they show.
+        return dump_as(l.for_display(), format, &mut out);
+    };
     drop(data);
+    dump_as(&btf, format, &mut out)
+}
+
+/// The one stderr line for BTF dumped despite a problem: the first problem
+/// and, when the kernel would reject the blob, the kernel's message.
+fn warn(file: &Path, problem: &btf::Error, data: &[u8], base: Option<&Btf>) {
+    let mut line = format!("btf-dump: {}: warning: {problem}", file.display()).into_bytes();
+    if let Ok(raw) = btf::read::raw_btf_bytes(data) {
+        if let Err(r) = btf::verify::verify_raw(&raw, base) {
+            line.extend_from_slice(b"; the kernel says: ");
+            line.extend_from_slice(&r.message_bytes);
+        }
+    }
+    line.push(b'\n');
+    let _ = io::stderr().write_all(&line);
+}
+
+/// Writes `btf` in `format` (raw when none) and flushes.
+fn dump_as(btf: &Btf, format: Option<Format>, out: &mut dyn Write) -> Result<ExitCode, Failure> {
     match format.unwrap_or(Format::Raw) {
-        Format::Raw => btf_dump::raw::dump(&btf, &mut out)?,
-        Format::C => btf_dump::c::dump(&btf, &mut out)?,
-        Format::Json => btf_dump::json::dump(&btf, &mut out)?,
+        Format::Raw => btf_dump::raw::dump(btf, out)?,
+        Format::C => btf_dump::c::dump(btf, out)?,
+        Format::Json => btf_dump::json::dump(btf, out)?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Adds a hint to a parse error when no base was given: module BTF is split
-/// BTF, which reads as garbage without its base.
-fn split_hint(e: btf::Error, had_base: bool) -> btf::Error {
-    if had_base {
-        return e;
-    }
-    btf::Error::new(format!(
-        "{} (if this is split BTF, e.g. a module's, give its base with -B)",
-        e.message()
-    ))
-    .with_offset_opt(e.offset())
-    .with_type_opt(e.type_id())
 }
 
 fn run_diff(args: &DiffArgs) -> Result<ExitCode, Failure> {
     let base = load_base(args.base.as_deref())?;
     let load = |p: &Path| -> Result<Btf, btf::Error> {
         let base = base_for(p, base.clone())?;
-        let had_base = base.is_some();
         let data = btf::read::file::read_file(p)?;
-        btf::parse_any(&data, base).map_err(|e| split_hint(e, had_base).with_file(p))
+        btf::parse_any(&data, base).map_err(|e| e.with_file(p))
     };
     // The two inputs are independent: read them side by side.
     let (a, b) = std::thread::scope(|s| {

@@ -262,3 +262,95 @@ fn diff_self_and_dump_formats() {
     assert_eq!(j.stdout, f.stdout);
     assert!(j.stdout.starts_with(b"{\"types\":[{\"id\":1,"));
 }
+
+/// A raw little-endian blob: an INT `int`, then a PTR named by `ptr_name`
+/// (a string offset) pointing at `ptr_to`.
+fn small_blob(ptr_name: u32, ptr_to: u32, strings: &[u8]) -> Vec<u8> {
+    let types = [
+        1u32,
+        0x0100_0000,
+        4,
+        0x0100_0020,
+        ptr_name,
+        0x0200_0000,
+        ptr_to,
+    ];
+    btf::write::blob_from_words(btf::Endian::Little, &types, strings)
+}
+
+/// Broken BTF that bpftool still dumps is dumped, with one warning line and
+/// exit 0; `--strict` refuses it with exit 2; a bad magic is refused either
+/// way, spelled as libbpf spells it and without the split-BTF hint.
+#[test]
+fn broken_btf_is_dumped_with_one_warning() {
+    let tmp = std::env::temp_dir().join(format!("btf-dump-lenient-{}.btf", std::process::id()));
+    // The PTR refers to type 9 and its name offset is past the strings.
+    std::fs::write(&tmp, small_blob(99, 9, b"\0int\0")).unwrap();
+    let out = btf_dump(&[tmp.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED\n\
+         [2] PTR '(invalid)' type_id=9\n"
+    );
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("btf-dump: {}: warning: type [2]: ", tmp.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("the kernel says: [2] PTR (anon) type_id=9 Invalid name_offset:99")
+            || err.contains("the kernel says: "),
+        "{err}"
+    );
+    for fmt in ["json", "c"] {
+        let out = btf_dump(&["-f".as_ref(), fmt.as_ref(), tmp.as_os_str()]);
+        assert!(out.status.code().is_some_and(|c| c == 0 || c == 2), "{fmt}");
+        assert!(!text(&out.stderr).contains("panicked"), "{fmt}");
+    }
+    let json = btf_dump(&["-j".as_ref(), tmp.as_os_str()]);
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["types"][1]["name"], "(invalid)");
+    let strict = btf_dump(&["--strict".as_ref(), tmp.as_os_str()]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(strict.stdout.is_empty());
+    let mut bad = small_blob(0, 1, b"\0int\0");
+    bad[0] = 0;
+    std::fs::write(&tmp, &bad).unwrap();
+    let out = btf_dump(&[tmp.as_os_str()]);
+    let _ = std::fs::remove_file(&tmp);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("invalid BTF magic: eb00"), "{err}");
+    assert!(!err.contains("split"), "{err}");
+}
+
+/// `--verify` writes the kernel's message bytes: a name that is not UTF-8
+/// stays as it is (the kernel's log line holds it so).
+#[test]
+fn verify_keeps_name_bytes() {
+    let tmp = std::env::temp_dir().join(format!("btf-dump-name-{}.btf", std::process::id()));
+    // A PTR must have no name: the kernel prints it, then "Invalid name".
+    std::fs::write(&tmp, small_blob(5, 1, b"\0int\0p\x80q\0")).unwrap();
+    let out = btf_dump(&["--verify".as_ref(), tmp.as_os_str()]);
+    let raw = btf_dump(&[tmp.as_os_str()]);
+    let _ = std::fs::remove_file(&tmp);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let want = format!(
+        "btf-dump: {}: rejected: [2] PTR p\u{80}q type_id=1 Invalid name\n",
+        tmp.display()
+    );
+    let mut want = want.into_bytes();
+    // The byte 0x80 itself, not its UTF-8 encoding.
+    let at = want.windows(2).position(|w| w == [0xc2, 0x80]).unwrap();
+    want.splice(at..at + 2, [0x80]);
+    assert_eq!(out.stdout, want, "{}", text(&out.stdout));
+    // The raw dump keeps the same bytes (bpftool does).
+    assert!(
+        raw.stdout.windows(5).any(|w| w == b"'p\x80q'"),
+        "{}",
+        text(&raw.stdout)
+    );
+}

@@ -27,7 +27,7 @@ use crate::btf::Endian;
 use crate::error::{Error, Result};
 use crate::kind::Kind;
 
-/// The BTF magic number, `0xeB9F`.
+/// The BTF magic number, `0xeb9f` (libbpf's and the kernel's `BTF_MAGIC`).
 pub const MAGIC: u16 = 0xeb9f;
 /// The BTF version this crate reads and writes.
 pub const VERSION: u8 = 1;
@@ -37,6 +37,11 @@ pub const HEADER_LEN: u32 = 24;
 pub const HEAD_WORDS: usize = 3;
 /// Bits of `info` that no kind uses: bits 16..24 and 29..31.
 pub const INFO_RESERVED: u32 = 0x60ff_0000;
+/// The one hint a reader adds to an error that split BTF read without its
+/// base would cause (strings that do not start with the empty string,
+/// references past the blob's own types or strings).
+pub const SPLIT_HINT: &str =
+    " (split BTF, e.g. a module's? give its base: btf-dump -B, bpftool -B)";
 /// How many links a walk along a type chain follows before it decides the
 /// chain loops (the kernel's and libbpf's `MAX_RESOLVE_DEPTH`).
 pub const MAX_RESOLVE_DEPTH: u32 = 32;
@@ -349,6 +354,21 @@ pub fn check_record<W: Words + ?Sized>(
     n: u32,
     file_off: u64,
 ) -> Result<usize> {
+    let len = record_extent(words, at, n, file_off)?;
+    check_record_fields(words, at, n, file_off)?;
+    Ok(len)
+}
+
+/// The part of [`check_record`] without which no reader can go on: the
+/// record's kind is known and the record lies whole inside the section.
+/// Returns its length in words (libbpf's `btf_parse_type_sec` walks with
+/// exactly these checks).
+pub fn record_extent<W: Words + ?Sized>(
+    words: &W,
+    at: usize,
+    n: u32,
+    file_off: u64,
+) -> Result<usize> {
     let pos = |w: usize| file_off + 4 * w as u64;
     let trunc = |w: usize, what: &str| {
         Error::at(
@@ -358,7 +378,7 @@ pub fn check_record<W: Words + ?Sized>(
             ),
         )
     };
-    let (Some(_), Some(info), Some(sot)) = (words.word(at), words.word(at + 1), words.word(at + 2))
+    let (Some(_), Some(info), Some(_)) = (words.word(at), words.word(at + 1), words.word(at + 2))
     else {
         return Err(trunc(at, "the header"));
     };
@@ -371,6 +391,30 @@ pub fn check_record<W: Words + ?Sized>(
                 "unknown BTF kind {k} in type #{n} (info {info:#010x}); kinds 1..=19 are known"
             ),
         ));
+    };
+    let len = HEAD_WORDS + kind.trailing_words(vlen);
+    match at.checked_add(len) {
+        Some(end) if end <= words.len_words() => Ok(len),
+        _ => Err(trunc(at + HEAD_WORDS, "the trailing records")),
+    }
+}
+
+/// The part of [`check_record`] that a reader could do without (a dump shows
+/// such a record as bpftool does): no reserved `info` bit, `vlen` 0 where a
+/// kind has no trailing records, no reserved INT encoding bit, a zero FWD
+/// size. The record must have passed [`record_extent`].
+pub fn check_record_fields<W: Words + ?Sized>(
+    words: &W,
+    at: usize,
+    n: u32,
+    file_off: u64,
+) -> Result<()> {
+    let pos = |w: usize| file_off + 4 * w as u64;
+    let info = words.word(at + 1).unwrap_or(0);
+    let sot = words.word(at + 2).unwrap_or(0);
+    let vlen = info_vlen(info);
+    let Some(kind) = Kind::from_u8(info_kind(info)) else {
+        return Ok(());
     };
     let reserved = info & INFO_RESERVED;
     if reserved != 0 {
@@ -387,11 +431,6 @@ pub fn check_record<W: Words + ?Sized>(
             pos(at + 1),
             format!("{} type #{n} has vlen {vlen}, expected 0", kind.name()),
         ));
-    }
-    let len = HEAD_WORDS + kind.trailing_words(vlen);
-    match at.checked_add(len) {
-        Some(end) if end <= words.len_words() => {}
-        _ => return Err(trunc(at + HEAD_WORDS, "the trailing records")),
     }
     match kind {
         Kind::Int => {
@@ -411,7 +450,7 @@ pub fn check_record<W: Words + ?Sized>(
         }
         _ => {}
     }
-    Ok(len)
+    Ok(())
 }
 
 /// Walks the records of the type section `words[first..]`, checking each
@@ -422,23 +461,61 @@ pub fn walk_records<W: Words + ?Sized>(
     words: &W,
     first: usize,
     file_off: u64,
-    mut f: impl FnMut(usize) -> Result<()>,
+    f: impl FnMut(usize) -> Result<()>,
 ) -> Result<(u32, RefMax)> {
+    walk(words, first, file_off, true, f).map(|(n, max, _)| (n, max))
+}
+
+/// [`walk_records`] with only [`record_extent`]'s checks, as libbpf 1.1 walks
+/// a type section: a record that fails [`check_record_fields`] is reported
+/// to `f` all the same, and the first such failure is returned (with the
+/// record's position in the section, counted from 1). Only for readers that
+/// show BTF (dumps); the walk's invariants on `info` and the fixed words do
+/// not hold for its records.
+pub fn walk_records_lenient<W: Words + ?Sized>(
+    words: &W,
+    first: usize,
+    file_off: u64,
+    f: impl FnMut(usize) -> Result<()>,
+) -> Result<Walked> {
+    walk(words, first, file_off, false, f)
+}
+
+/// What a walk found: the number of records, the largest references, and
+/// (lenient walk only) the first record rule broken, with the record's
+/// position in the section counted from 1.
+pub type Walked = (u32, RefMax, Option<(u32, Error)>);
+
+/// The walk behind [`walk_records`] (`strict`) and [`walk_records_lenient`].
+fn walk<W: Words + ?Sized>(
+    words: &W,
+    first: usize,
+    file_off: u64,
+    strict: bool,
+    mut f: impl FnMut(usize) -> Result<()>,
+) -> Result<Walked> {
     let end = words.len_words();
     let base = file_off.wrapping_sub(4 * first as u64);
     let mut at = first;
     let mut n = 0u32;
     let mut max = RefMax::default();
+    let mut problem = None;
     while at < end {
         n = n
             .checked_add(1)
             .ok_or_else(|| Error::new("too many types"))?;
-        let len = check_record(words, at, n, base)?;
+        let len = record_extent(words, at, n, base)?;
+        if let Err(e) = check_record_fields(words, at, n, base) {
+            if strict {
+                return Err(e);
+            }
+            problem.get_or_insert((n, e));
+        }
         max = max.merge(Record::new(words, at).ref_max());
         f(at)?;
         at += len;
     }
-    Ok((n, max))
+    Ok((n, max, problem))
 }
 
 /// The bounds a range check compares references with.
@@ -448,7 +525,7 @@ pub struct RefBounds<'h> {
     pub type_count: u32,
     /// Bytes of strings, the base's included.
     pub str_len: u32,
-    /// Appended to each message (a hint such as "(split BTF? pass its base)").
+    /// Appended to each message (such as [`SPLIT_HINT`]).
     pub hint: &'h str,
 }
 
@@ -489,7 +566,9 @@ pub fn check_section_refs<W: Words + ?Sized>(
         return Ok(());
     }
     let mut ats = Vec::new();
-    walk_records(words, 0, file_off, |at| {
+    // Only the records' extents matter here: the lenient walk finds them
+    // for the lenient reader too.
+    walk_records_lenient(words, 0, file_off, |at| {
         ats.push(at);
         Ok(())
     })?;
@@ -530,7 +609,7 @@ pub fn check_str_section(strings: &[u8], split: bool, file_off: u64) -> Result<(
     if !split && strings.first() != Some(&0) {
         return Err(Error::at(
             file_off,
-            "string section must start with an empty string (NUL byte); split BTF? pass its base",
+            format!("string section must start with an empty string (NUL byte){SPLIT_HINT}"),
         ));
     }
     if strings.last() != Some(&0) {
@@ -540,6 +619,17 @@ pub fn check_str_section(strings: &[u8], split: bool, file_off: u64) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// The message for a blob that does not start with the BTF magic: the two
+/// bytes read as libbpf reads them on this (little-endian) layout, spelled
+/// as libbpf's `Invalid BTF magic: %x` spells them.
+fn bad_magic(a: u8, b: u8) -> Error {
+    let m = u16::from_le_bytes([a, b]);
+    Error::at(
+        0,
+        format!("invalid BTF magic: {m:x}, expected eb9f (in either byte order); not BTF"),
+    )
 }
 
 /// The BTF header, as read.
@@ -639,6 +729,96 @@ impl Header {
         (magic, h)
     }
 
+    /// Reads the header at the start of `data` with libbpf 1.1's checks only
+    /// (`btf_parse_hdr`): the magic in either byte order, 24 bytes of header
+    /// in the blob (exactly 24 when the byte order is not the machine's),
+    /// `hdr_len` within the blob, the string section within the data after
+    /// the header, the type section ending where the strings start or
+    /// before, and a 4-byte aligned `type_off`. What [`Header::parse`] would
+    /// reject beyond that (version, flags, a short or non-zero extended
+    /// header, sections that overlap or leave gaps as the kernel forbids) is
+    /// returned as the second value; when the libbpf checks fail too, the
+    /// error is [`Header::parse`]'s. Both sections lie inside `data` when
+    /// this succeeds. For readers that show BTF, never for building on it.
+    pub fn parse_lenient(data: &[u8]) -> Result<(Header, Option<Error>)> {
+        let strict = match Header::parse(data) {
+            Ok(h) => return Ok((h, None)),
+            Err(e) => e,
+        };
+        Header::libbpf_checks(data)
+            .map(|h| (h, Some(strict.clone())))
+            .map_err(|_| strict)
+    }
+
+    /// libbpf 1.1's `btf_parse_hdr` checks (see [`Header::parse_lenient`]).
+    fn libbpf_checks(data: &[u8]) -> Result<Header> {
+        if data.len() < HEADER_LEN as usize {
+            return Err(Error::at(
+                0,
+                format!(
+                    "BTF header truncated: {} bytes, expected at least 24",
+                    data.len()
+                ),
+            ));
+        }
+        let endian = match [data[0], data[1]] {
+            [0x9f, 0xeb] => Endian::Little,
+            [0xeb, 0x9f] => Endian::Big,
+            [a, b] => return Err(bad_magic(a, b)),
+        };
+        let mut raw = [0u8; 24];
+        raw.copy_from_slice(&data[..24]);
+        let (_, h) = Header::read_unchecked(&raw, endian);
+        if endian != Endian::native() && h.hdr_len != HEADER_LEN {
+            return Err(Error::at(
+                4,
+                format!(
+                    "BTF header length {} in the other byte order: only 24 can be read (as libbpf)",
+                    h.hdr_len
+                ),
+            ));
+        }
+        let total = data.len() as u64;
+        if u64::from(h.hdr_len) > total {
+            return Err(Error::at(
+                4,
+                format!(
+                    "BTF header truncated: {total} bytes, header length says {}",
+                    h.hdr_len
+                ),
+            ));
+        }
+        let body = total - u64::from(h.hdr_len);
+        let (to, tl, so, sl) = (
+            u64::from(h.type_off),
+            u64::from(h.type_len),
+            u64::from(h.str_off),
+            u64::from(h.str_len),
+        );
+        if so + sl > body {
+            return Err(Error::at(
+                20,
+                format!("string section [{so}, {}) runs past the end of the data ({body} bytes after the header)", so + sl),
+            ));
+        }
+        if to + tl > so {
+            return Err(Error::at(
+                12,
+                format!(
+                    "type section [{to}, {}) runs into the string section at {so}",
+                    to + tl
+                ),
+            ));
+        }
+        if to % 4 != 0 {
+            return Err(Error::at(
+                8,
+                format!("type section offset {to} is not 4-byte aligned"),
+            ));
+        }
+        Ok(h)
+    }
+
     /// Reads and checks the header at the start of `data`.
     pub fn parse(data: &[u8]) -> Result<Header> {
         Header::parse_prefix(data, data.len() as u64)
@@ -657,14 +837,7 @@ impl Header {
         let endian = match [data[0], data[1]] {
             [0x9f, 0xeb] => Endian::Little,
             [0xeb, 0x9f] => Endian::Big,
-            [a, b] => {
-                return Err(Error::at(
-                    0,
-                    format!(
-                        "bad BTF magic {a:#04x} {b:#04x}, expected 0xeb9f in either byte order"
-                    ),
-                ))
-            }
+            [a, b] => return Err(bad_magic(a, b)),
         };
         let c = ByteWords::new(data, endian);
         let version = data[2];

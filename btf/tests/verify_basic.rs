@@ -9,16 +9,7 @@ fn info(kind: u32, vlen: u32, kflag: bool) -> u32 {
 }
 
 fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-    let tl = (types.len() * 4) as u32;
-    let mut b = vec![0x9f, 0xeb, 1, 0];
-    for w in [24u32, 0, tl, tl, strings.len() as u32] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    for w in types {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    b.extend_from_slice(strings);
-    b
+    btf::write::blob_from_words(btf::Endian::Little, types, strings)
 }
 
 const INT: [u32; 4] = [1, 0x0100_0000, 4, 0x0100_0020];

@@ -1,4 +1,6 @@
-//! Any bytes: parse (raw, ELF or zstd), verify, and dump in every format.
+//! Any bytes: parse (raw, ELF or zstd), verify, and dump in every format,
+//! from the strict parse and from the lenient read (which must agree with
+//! the strict parse whenever it reports no problem).
 //! Nothing may panic, hang or allocate without bound.
 //!
 //! The dumps write into a sink that fails past 4 MiB: a C header's padding is
@@ -34,5 +36,13 @@ fuzz_target!(|data: &[u8]| {
         let _ = btf_dump::c::dump(&btf, &mut Limited(LIMIT));
         let _ = btf_dump::json::dump(&btf, &mut Limited(LIMIT));
         let _ = btf.to_bytes();
+    }
+    if let Ok(l) = btf::read::parse_any_lenient(data, None) {
+        let btf = l.for_display();
+        let _ = btf_dump::raw::dump(btf, &mut Limited(LIMIT));
+        let _ = btf_dump::c::dump(btf, &mut Limited(LIMIT));
+        let _ = btf_dump::json::dump(btf, &mut Limited(LIMIT));
+        let strict = btf::parse_any(data, None);
+        assert_eq!(l.problem().is_none(), strict.is_ok(), "lenient and strict disagree");
     }
 });

@@ -84,6 +84,24 @@ pub fn modules_61() -> Vec<PathBuf> {
     out
 }
 
+/// The bpftool command that dumps `file` (on `base`) in `format`: `raw`,
+/// `json` (bpftool -j) or `c`.
+pub fn bpftool_dump(file: &Path, base: Option<&Path>, format: &str) -> Command {
+    let mut c = Command::new("bpftool");
+    if format == "json" {
+        c.arg("-j");
+    }
+    c.args(["btf", "dump"]);
+    if let Some(b) = base {
+        c.arg("-B").arg(b);
+    }
+    c.arg("file").arg(file);
+    if format == "c" {
+        c.args(["format", "c"]);
+    }
+    c
+}
+
 /// Runs a command and returns its stdout, panicking with its stderr on failure.
 pub fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd

@@ -7,14 +7,13 @@
 //! `cargo test --release -p btfkit-tests --test dump_raw_json`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use btf::Btf;
 use btfkit_tests::{
-    kernel_has_modules, module_61_as_sysfs, modules_61, oracle, oracle_file, oracle_program, run,
-    shared_dir, suite_objects, SYS_VMLINUX, VMLINUX_61,
+    bpftool_dump, kernel_has_modules, module_61_as_sysfs, modules_61, oracle, oracle_file,
+    oracle_program, run, shared_dir, suite_objects, SYS_VMLINUX, VMLINUX_61,
 };
 
 fn ours_raw(btf: &Btf) -> Vec<u8> {
@@ -31,16 +30,11 @@ fn ours_json(btf: &Btf) -> Vec<u8> {
 
 /// bpftool's output for `[-j] btf dump [-B base] file FILE`.
 fn bpftool(file: &Path, base: Option<&Path>, json: bool) -> Vec<u8> {
-    let mut c = Command::new("bpftool");
-    if json {
-        c.arg("-j");
-    }
-    c.args(["btf", "dump"]);
-    if let Some(b) = base {
-        c.arg("-B").arg(b);
-    }
-    c.arg("file").arg(file);
-    run(&mut c)
+    run(&mut bpftool_dump(
+        file,
+        base,
+        if json { "json" } else { "raw" },
+    ))
 }
 
 /// Why two outputs differ: the first differing line, or `None` when equal.

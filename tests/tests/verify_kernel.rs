@@ -14,61 +14,9 @@ mod verify_common;
 use btf::verify::{verify_raw_with, Rules};
 use verify_common::*;
 
-/// Compares one blob; returns a description of the disagreement, if any.
+/// Compares one blob with the kernel (see [`kernel_disagreement`]).
 fn compare(what: &str, blob: &[u8], whole_log: bool) -> Option<String> {
-    let ours = verify_raw_with(blob, None, Rules::default());
-    let k = kernel_load(blob, 0);
-    if k.loaded != ours.is_ok() {
-        let kl = kernel_load(blob, 1 << 20);
-        return Some(format!(
-            "{what}: kernel loaded={} errno={} last={:?}; ours={:?}",
-            k.loaded,
-            k.errno,
-            kl.log.lines().last(),
-            ours.as_ref().err().map(|f| &f.rejection.message)
-        ));
-    }
-    let Err(f) = ours else { return None };
-    if f.errno != k.errno {
-        return Some(format!("{what}: errno kernel {} ours {}", k.errno, f.errno));
-    }
-    let kl = kernel_load(blob, 1 << 22);
-    let klast = kl
-        .log
-        .trim_end_matches('\n')
-        .lines()
-        .last()
-        .unwrap_or("")
-        .to_string();
-    let silent = !f
-        .rejection
-        .log
-        .trim_end_matches('\n')
-        .ends_with(&f.rejection.message);
-    if silent {
-        // The kernel logs no error line: our message is our own explanation,
-        // and the log must be the kernel's as it stood when it gave up.
-        if kl.log != f.rejection.log {
-            return Some(format!(
-                "{what}: silent failure, logs differ\n--- kernel\n{}\n--- ours\n{}",
-                kl.log, f.rejection.log
-            ));
-        }
-        return None;
-    }
-    if klast != f.rejection.message {
-        return Some(format!(
-            "{what}: last line kernel {klast:?} ours {:?}",
-            f.rejection.message
-        ));
-    }
-    if whole_log && kl.log != f.rejection.log {
-        return Some(format!(
-            "{what}: logs differ\n--- kernel\n{}\n--- ours\n{}",
-            kl.log, f.rejection.log
-        ));
-    }
-    None
+    kernel_disagreement(what, blob, whole_log)
 }
 
 #[test]

@@ -322,10 +322,17 @@ impl<'a, 'w> Dumper<'a, 'w> {
         }
         while cur != next {
             let bits = next.wrapping_sub(cur).min(pad_bits);
-            if bits <= 0 {
-                // Only offsets that wrapped around get here; libbpf would
-                // print nonsense for a very long time.
-                return Err(err(id, "struct layout overflows 32-bit bit offsets"));
+            if bits == 0 {
+                // A `long` of size 0: libbpf prints `long: 0;` forever.
+                return Err(err(id, "padding with a zero-sized long never ends"));
+            }
+            if bits < 0 {
+                // The gap wrapped past i32::MAX: libbpf's remainder loop
+                // takes `char` for it (8 is not below a negative count) and
+                // prints the wrapped count, which lands exactly on `next`.
+                self.pad_line(lvl, b"char", bits);
+                cur = next;
+                continue;
             }
             if bits == pad_bits {
                 self.pad_line(lvl, pad_type, pad_bits);

@@ -275,6 +275,9 @@ pub(crate) struct Dumper<'a, 'w> {
     /// Pointer size: the size of the first INT named like `long`, else 8.
     ptr_sz: u32,
     aux: Vec<Aux>,
+    /// What [`Dumper::aux`] hands out for an id past the types (lenient
+    /// BTF holds such ids): a done type, reset on every use.
+    spare: Aux,
     /// Occurrence counts of names, per [`Space`].
     names: HashMap<&'a [u8], [u32; 2], BuildHasherDefault<FxHasher>>,
     /// Memoized `btf__align_of`: -1 unknown, -2 being computed.
@@ -305,6 +308,7 @@ impl<'a, 'w> Dumper<'a, 'w> {
             btf,
             ptr_sz: determine_ptr_size(btf),
             aux,
+            spare: Aux::default(),
             names: HashMap::with_capacity_and_hasher(n / 2, Default::default()),
             align: vec![-1; n],
             queue: Vec::new(),
@@ -377,12 +381,22 @@ impl<'a, 'w> Dumper<'a, 'w> {
 
     #[inline]
     fn aux(&mut self, id: u32) -> &mut Aux {
-        let i = id as usize;
-        if i >= self.aux.len() {
-            // Ids come from a parsed Btf, so they are in range; stay safe anyway.
-            self.aux.resize(i + 1, Aux::default());
+        match self.aux.get_mut(id as usize) {
+            Some(a) => a,
+            None => {
+                // An id past the types (BTF read leniently). libbpf reads
+                // (and writes) its state array past the end there: it prints
+                // only when what it finds says "ordered" and "emitted", and
+                // crashes on the NULL type otherwise. Take the run that
+                // prints: the id is done, whatever was written to it.
+                self.spare = Aux {
+                    order: ORDERED,
+                    emit: EMITTED,
+                    ..Aux::default()
+                };
+                &mut self.spare
+            }
         }
-        &mut self.aux[i]
     }
 
     /// The raw bytes of a string (empty when out of range).

@@ -33,9 +33,12 @@ pub fn section_data<'a>(data: &'a [u8], name: &str) -> Result<Option<Cow<'a, [u8
 pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
     let sec =
         section_data(data, ".BTF")?.ok_or_else(|| Error::new("ELF file has no .BTF section"))?;
-    crate::read::raw::parse(&sec, base).map_err(|e| {
-        Error::new(format!(".BTF section: {}", e.message()))
-            .with_offset_opt(e.offset())
-            .with_type_opt(e.type_id())
-    })
+    crate::read::raw::parse(&sec, base).map_err(in_section)
+}
+
+/// An error about the bytes of the `.BTF` section, said to be in it.
+pub(crate) fn in_section(e: Error) -> Error {
+    Error::new(format!(".BTF section: {}", e.message()))
+        .with_offset_opt(e.offset())
+        .with_type_opt(e.type_id())
 }

@@ -109,6 +109,23 @@ pub fn parse_any(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
     raw::parse(data, base)
 }
 
+/// [`raw::parse_lenient`] on the BTF inside any supported container (see
+/// [`parse_any`]): for showing BTF that [`parse_any`] may refuse.
+pub fn parse_any_lenient(data: &[u8], base: Option<Arc<Btf>>) -> Result<raw::Lenient> {
+    let in_elf = elf::is_elf(data) || is_zstd(data);
+    let raw = raw_btf_bytes(data)?;
+    let section = |e: Error| {
+        if in_elf {
+            elf::in_section(e)
+        } else {
+            e
+        }
+    };
+    let mut l = raw::parse_lenient(&raw, base).map_err(section)?;
+    l.map_problem(section);
+    Ok(l)
+}
+
 /// For `/sys/kernel/btf/<module>`, the base to use: `/sys/kernel/btf/vmlinux`.
 pub fn sysfs_base_for(path: &Path) -> Option<PathBuf> {
     let parent = path.parent()?;

@@ -5,5 +5,6 @@ pub mod elf;
 pub mod file;
 pub mod raw;
 
-pub use file::{load, load_with_base, parse_any, raw_btf_bytes, sysfs_base_for};
+pub use file::{load, load_with_base, parse_any, parse_any_lenient, raw_btf_bytes, sysfs_base_for};
 pub use raw::Header;
+pub use raw::{parse_lenient, Lenient};

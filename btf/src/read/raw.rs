@@ -15,9 +15,10 @@
 use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::{
-    check_section_refs, walk_records, ByteWords, Record, RefBounds, RefMax, Words,
+    check_section_refs, walk_records, walk_records_lenient, ByteWords, Record, RefBounds, RefMax,
+    Words, SPLIT_HINT,
 };
 pub use crate::format::{Header, HEADER_LEN, MAGIC, VERSION};
 use crate::ids::{StrOff, TypeId};
@@ -40,20 +41,21 @@ impl Btf {
 /// offsets continue from the base's.
 pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
     let h = Header::parse(data)?;
-    let str_start = h.str_start() as usize;
-    let strings = &data[str_start..str_start + h.str_len as usize];
-    let type_start = h.type_start() as usize;
-    let tsec = ByteWords::new(
-        &data[type_start..type_start + h.type_len as usize],
-        h.endian,
-    );
-    build(
-        h.endian,
-        base,
-        &tsec,
-        type_start as u64,
-        strings,
-        str_start as u64,
+    let (tsec, type_off, strings, str_off) = sections(data, &h);
+    build(h.endian, base, &tsec, type_off, strings, str_off)
+}
+
+/// The type section (as words) and the string section of a blob whose header
+/// `h` was checked ([`Header::parse`] or [`Header::parse_lenient`]: both
+/// sections lie in `data`), each with its offset in `data`.
+fn sections<'d>(data: &'d [u8], h: &Header) -> (ByteWords<'d>, u64, &'d [u8], u64) {
+    let (ts, ss) = (h.type_start() as usize, h.str_start() as usize);
+    let tsec = ByteWords::new(&data[ts..ts + h.type_len as usize], h.endian);
+    (
+        tsec,
+        ts as u64,
+        &data[ss..ss + h.str_len as usize],
+        ss as u64,
     )
 }
 
@@ -102,18 +104,108 @@ fn build<W: Words + ?Sized>(
         strings.to_vec(),
         types,
     )?;
-    let split_hint = if btf.base().is_none() {
-        " (split BTF? pass its base)"
-    } else {
-        ""
-    };
-    let bounds = RefBounds {
+    check_section_refs(tsec, type_off, btf.start_id(), Some(max), &ref_bounds(&btf))?;
+    Ok(btf)
+}
+
+/// The bounds of `btf`'s references, with the split-BTF hint when it has no
+/// base (a module's BTF read alone refers past its own types and strings).
+fn ref_bounds(btf: &Btf) -> RefBounds<'static> {
+    RefBounds {
         type_count: btf.type_count(),
         str_len: btf.str_len_total(),
-        hint: split_hint,
+        hint: if btf.base().is_none() { SPLIT_HINT } else { "" },
+    }
+}
+
+/// What [`parse_lenient`] read: BTF to show, and the first thing [`parse`]
+/// would have refused in it.
+///
+/// When [`Lenient::problem`] is `None` the BTF is exactly what [`parse`]
+/// returns, with all its invariants. Otherwise only these hold: the header
+/// passed libbpf 1.1's checks, the string section is [`parse`]'s, and every
+/// record is of a known kind and lies whole in the type section; type ids
+/// and string offsets may be out of range (lookups give `None`) and the
+/// decoded model drops what the record held in reserved bits, a `vlen` on a
+/// kind without trailing records and a FWD's size. Such BTF is for showing
+/// (btf-dump's raw, JSON and C output), not for the encoder, dedup or the
+/// verifier: [`Lenient::into_checked`] is the way to a [`Btf`] to build on.
+#[derive(Debug)]
+pub struct Lenient {
+    btf: Btf,
+    problem: Option<Error>,
+}
+
+impl Lenient {
+    /// The BTF, to display (see the type's invariants).
+    pub fn for_display(&self) -> &Btf {
+        &self.btf
+    }
+
+    /// The first problem [`parse`] would have refused, if any: the header's,
+    /// else the record with the lowest id that breaks a record rule or holds
+    /// a reference out of range.
+    pub fn problem(&self) -> Option<&Error> {
+        self.problem.as_ref()
+    }
+
+    /// Rewrites the problem (a reader adds where the blob was found).
+    pub(crate) fn map_problem(&mut self, f: impl FnOnce(Error) -> Error) {
+        self.problem = self.problem.take().map(f);
+    }
+
+    /// The BTF when [`parse`] would have accepted it, else the problem.
+    pub fn into_checked(self) -> Result<Btf> {
+        match self.problem {
+            None => Ok(self.btf),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+/// Reads a raw BTF blob as bpftool 7.1 (libbpf 1.1) does, for showing it:
+/// what libbpf cannot walk (bad magic, sections outside the blob, a string
+/// section that is not NUL-terminated, an unknown kind, a record cut short)
+/// is an error, as from [`parse`]; everything else [`parse`] refuses is
+/// reported as [`Lenient::problem`] beside the BTF read.
+pub fn parse_lenient(data: &[u8], base: Option<Arc<Btf>>) -> Result<Lenient> {
+    let (h, header_problem) = Header::parse_lenient(data)?;
+    let (tsec, type_off, strings, str_off) = sections(data, &h);
+    let (start_id, start_str_off) = match &base {
+        Some(b) => (b.type_count(), b.str_len_total()),
+        None => (1, 0),
     };
-    check_section_refs(tsec, type_off, btf.start_id(), Some(max), &bounds)?;
-    Ok(btf)
+    crate::format::check_str_section(strings, base.is_some(), str_off)?;
+    let mut types = Vec::with_capacity(tsec.len_words() / 4);
+    let (_, max, record_problem) = walk_records_lenient(&tsec, 0, type_off, |at| {
+        types.push(decode(&Record::new(&tsec, at)));
+        Ok(())
+    })?;
+    let btf = Btf::from_parts(
+        h.endian,
+        base,
+        start_id,
+        start_str_off,
+        strings.to_vec(),
+        types,
+    )?;
+    let ref_problem =
+        check_section_refs(&tsec, type_off, start_id, Some(max), &ref_bounds(&btf)).err();
+    // The first problem: the header's, else the record with the lowest id.
+    let record_problem = record_problem.map(|(n, e)| {
+        let id = start_id.saturating_add(n - 1);
+        (id, e.with_type(id))
+    });
+    let problem = header_problem.or(match (record_problem, ref_problem) {
+        (Some((id, e)), Some(r)) => Some(if r.type_id().is_some_and(|r| r < id) {
+            r
+        } else {
+            e
+        }),
+        (Some((_, e)), None) => Some(e),
+        (None, r) => r,
+    });
+    Ok(Lenient { btf, problem })
 }
 
 /// Decodes every record of the type section (checked by [`walk_records`]).

@@ -43,7 +43,13 @@ use env::{Env, Log, Rec, BTF_MAX_SIZE, K_DATASEC, K_INT};
 pub struct Rejection {
     /// The kernel's message, as its verifier log ends (for a type, prefixed with
     /// the type's description, e.g. `[2] PTR (anon) type_id=3 Invalid name`).
+    ///
+    /// Names in it whose bytes are not UTF-8 hold U+FFFD here; the kernel's
+    /// bytes are in [`Rejection::message_bytes`].
     pub message: String,
+    /// The message byte for byte as the kernel's log line holds it (the
+    /// names' bytes as they are in the string section).
+    pub message_bytes: Vec<u8>,
     /// The whole log the kernel would write at log level 1.
     pub log: String,
 }
@@ -148,20 +154,29 @@ fn verify_passes(
     };
     let (res2, env) = run(data, base, rules, true, metas);
     let errno = res2.err().unwrap_or(errno);
-    let log = String::from_utf8_lossy(&env.log.buf).into_owned();
-    let message = match env.silent {
-        Some(s) => s.clone(),
+    let buf = &env.log.buf;
+    let log = String::from_utf8_lossy(buf).into_owned();
+    let message_bytes = match &env.silent {
+        Some(s) => s.as_bytes().to_vec(),
         None => {
-            let trimmed = log.trim_end_matches('\n');
-            match trimmed.rfind('\n') {
-                Some(p) => trimmed[p + 1..].to_string(),
-                None if trimmed.is_empty() => format!("rejected with errno {errno} and no log"),
-                None => trimmed.to_string(),
+            let end = buf.iter().rposition(|&b| b != b'\n').map_or(0, |p| p + 1);
+            let trimmed = &buf[..end];
+            match trimmed.iter().rposition(|&b| b == b'\n') {
+                Some(p) => trimmed[p + 1..].to_vec(),
+                None if trimmed.is_empty() => {
+                    format!("rejected with errno {errno} and no log").into_bytes()
+                }
+                None => trimmed.to_vec(),
             }
         }
     };
+    let message = String::from_utf8_lossy(&message_bytes).into_owned();
     Err(Failure {
-        rejection: Rejection { message, log },
+        rejection: Rejection {
+            message,
+            message_bytes,
+            log,
+        },
         errno,
     })
 }

@@ -33,6 +33,24 @@ pub fn to_bytes(btf: &Btf, endian: Endian) -> Vec<u8> {
     out
 }
 
+/// A canonical blob (header, types, strings) from type-section words and a
+/// string section, in byte order `endian`, checking nothing: for tools and
+/// tests that make records by hand, broken ones included.
+pub fn blob_from_words(endian: Endian, types: &[u32], strings: &[u8]) -> Vec<u8> {
+    let type_len = 4 * types.len();
+    let mut out = Vec::with_capacity(HEADER_LEN as usize + type_len + strings.len());
+    Header::canonical(endian, type_len as u32, strings.len() as u32).write(&mut out);
+    let mut w = Writer {
+        out: &mut out,
+        endian,
+    };
+    for &v in types {
+        w.u32(v);
+    }
+    out.extend_from_slice(strings);
+    out
+}
+
 /// Appends one type record to `out` in byte order `endian`.
 pub fn write_type_to(out: &mut Vec<u8>, endian: Endian, t: &Type) {
     write_type(&mut Writer { out, endian }, t);

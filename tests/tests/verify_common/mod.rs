@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use btf::verify::{verify_raw_with, Rules};
 use btfkit_tests::shared_dir;
 use serde_json::Value;
 
@@ -150,6 +151,8 @@ pub struct KernelVerdict {
     pub errno: i32,
     /// The log (level 1), when asked for.
     pub log: String,
+    /// The log's bytes as the kernel wrote them (names need not be UTF-8).
+    pub log_bytes: Vec<u8>,
 }
 
 #[repr(C)]
@@ -206,6 +209,7 @@ pub fn kernel_load(blob: &[u8], log_size: usize) -> KernelVerdict {
         loaded: fd >= 0,
         errno,
         log: String::from_utf8_lossy(&log[..end]).into_owned(),
+        log_bytes: log[..end].to_vec(),
     }
 }
 
@@ -234,17 +238,7 @@ pub fn kernel_available() -> bool {
 
 /// Builds a raw little-endian blob from type words and a string section.
 pub fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-    let tl = (types.len() * 4) as u32;
-    let mut b = Vec::new();
-    b.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
-    for w in [24u32, 0, tl, tl, strings.len() as u32] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    for w in types {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    b.extend_from_slice(strings);
-    b
+    btf::write::blob_from_words(btf::Endian::Little, types, strings)
 }
 
 /// `info` word: kind, vlen, kind_flag.
@@ -577,4 +571,68 @@ pub fn special_field_blobs() -> Vec<(&'static str, Vec<u8>)> {
         out.push(("res lock and lock", blob(&t, &s.0)));
     }
     out
+}
+
+/// Our verifier against the kernel's `bpf(BPF_BTF_LOAD)` on one blob: the
+/// verdict, the errno and the message (the log's last line, byte for byte:
+/// names that are not UTF-8 included), or for failures the kernel does not
+/// log the whole log; with `whole_log` the whole log always. Returns the
+/// disagreement, if any.
+pub fn kernel_disagreement(what: &str, blob: &[u8], whole_log: bool) -> Option<String> {
+    let ours = verify_raw_with(blob, None, Rules::default());
+    let k = kernel_load(blob, 0);
+    if k.loaded != ours.is_ok() {
+        let kl = kernel_load(blob, 1 << 20);
+        return Some(format!(
+            "{what}: kernel loaded={} errno={} last={:?}; ours={:?}",
+            k.loaded,
+            k.errno,
+            kl.log.lines().last(),
+            ours.as_ref().err().map(|f| &f.rejection.message)
+        ));
+    }
+    let Err(f) = ours else { return None };
+    if f.errno != k.errno {
+        return Some(format!("{what}: errno kernel {} ours {}", k.errno, f.errno));
+    }
+    let kl = kernel_load(blob, 1 << 22);
+    let end = kl
+        .log_bytes
+        .iter()
+        .rposition(|&b| b != b'\n')
+        .map_or(0, |p| p + 1);
+    let klast = match kl.log_bytes[..end].iter().rposition(|&b| b == b'\n') {
+        Some(p) => &kl.log_bytes[p + 1..end],
+        None => &kl.log_bytes[..end],
+    };
+    let silent = !f
+        .rejection
+        .log
+        .trim_end_matches('\n')
+        .ends_with(&f.rejection.message);
+    if silent {
+        // The kernel logs no error line: our message is our own explanation,
+        // and the log must be the kernel's as it stood when it gave up.
+        if kl.log != f.rejection.log {
+            return Some(format!(
+                "{what}: silent failure, logs differ\n--- kernel\n{}\n--- ours\n{}",
+                kl.log, f.rejection.log
+            ));
+        }
+        return None;
+    }
+    if klast != f.rejection.message_bytes.as_slice() {
+        return Some(format!(
+            "{what}: last line kernel {:?} ours {:?}",
+            String::from_utf8_lossy(klast),
+            f.rejection.message
+        ));
+    }
+    if whole_log && kl.log != f.rejection.log {
+        return Some(format!(
+            "{what}: logs differ\n--- kernel\n{}\n--- ours\n{}",
+            kl.log, f.rejection.log
+        ));
+    }
+    None
 }
