@@ -101,7 +101,7 @@ input() { # FILE [BASE]
 	set -- $fl
 	fw=$1
 	awk -v o="$ow" -v p="$pw" -v f="$fw" -v ors="$orss" -v prs="$prss" 'BEGIN {
-		printf "btf-encode -j / pahole -j: wall %.2f, peak RSS %.2f; btf-encode -j / floor: wall %.2f\n", o/p, ors/prs, o/f }'
+		printf "btf-encode -j / pahole -j: wall %.2f, peak RSS %.2f; btf-encode -j / floor: wall %s\n", o/p, ors/prs, (f > 0 ? sprintf("%.2f", o/f) : "n/a (floor under 0.01 s)") }'
 }
 
 input "$vmlinux"

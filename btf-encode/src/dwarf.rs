@@ -923,7 +923,7 @@ impl<'a> Ctx<'a, '_> {
                         None
                     };
                     let off = self.die_offset(&ce);
-                    self.cu.params.insert(off, (name.clone(), ty));
+                    self.cu.params.insert(off, (name, ty));
                     if let Some(f) = f.as_deref_mut() {
                         let mut gc = c.children();
                         while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
@@ -1135,14 +1135,14 @@ impl<'a> Cu<'a> {
                     .or_else(|| self.functions[i].specification.and_then(|s| by_die.get(&s)))
                     .copied();
                 if let Some(j) = src {
-                    self.functions[i].name = self.functions[j].name.clone();
+                    self.functions[i].name = self.functions[j].name;
                 }
             }
             let mut params = std::mem::take(&mut self.functions[i].params);
             for p in &mut params {
                 if let Some(o) = p.origin {
                     if let Some((name, ty)) = self.params.get(&o) {
-                        p.name = name.clone();
+                        p.name = *name;
                         p.ty = *ty;
                     }
                 }

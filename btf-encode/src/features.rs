@@ -174,7 +174,7 @@ impl FeatureSet {
 
     /// Whether a feature is on.
     pub fn has(&self, name: &str) -> bool {
-        self.on.iter().any(|n| *n == name)
+        self.on.contains(&name)
     }
 
     /// Sets the options the features decide, when any `--btf_features` was

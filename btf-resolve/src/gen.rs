@@ -309,7 +309,7 @@ pub fn gen(path: &Path, src: &Sources, opts: &Options, g: &GenOptions) -> Result
     let map = read_map(path)?;
     let data: &[u8] = &map;
     let at = |e: Error| Error::new(format!("{}: {e}", path.display()));
-    let found = crate::elf::read(data).map_err(at)?;
+    let found = crate::elf::read(data).map_err(Error::from).map_err(at)?;
     let btf = crate::load_btf(path, data, src)?;
     let (sec, collected, section): (_, Collected, &[u8]) = match &found {
         Found::Ids(sec) => {
