@@ -29,31 +29,19 @@ ours="$target/release/btf-encode"
 floor="$target/release/examples/gimli_walk"
 flags="-J --btf_gen_floats --lang_exclude=rust"
 
-# measure OUT CMD...: runs CMD $runs times; prints "median_wall cpu rss_mib"
+# measure OUT CMD...: runs CMD $runs times (with --btf_encode_detached=OUT,
+# unless OUT is -); prints "median_wall cpu rss_mib"
 measure() {
 	out=$1
 	shift
+	detached=""
+	[ "$out" != - ] && detached="--btf_encode_detached=$out"
 	: >"$work/times"
 	i=0
 	while [ $i -lt "$runs" ]; do
-		rm -f "$out"
-		/usr/bin/time -f "%e %U %S %M" -o "$work/t1" "$@" "--btf_encode_detached=$out" >/dev/null 2>"$work/err" || {
-			cat "$work/err" >&2
-			exit 1
-		}
-		cat "$work/t1" >>"$work/times"
-		i=$((i + 1))
-	done
-	sort -n "$work/times" | awk -v n="$runs" '{w[NR]=$1; c[NR]=$2+$3; m[NR]=$4} END {
-		mid=int((n+1)/2); printf "%.2f %.2f %.0f\n", w[mid], c[mid], m[mid]/1024 }'
-}
-
-# measure_plain CMD...: as measure, for a command without an output file
-measure_plain() {
-	: >"$work/times"
-	i=0
-	while [ $i -lt "$runs" ]; do
-		/usr/bin/time -f "%e %U %S %M" -o "$work/t1" "$@" >/dev/null 2>"$work/err" || {
+		[ "$out" != - ] && rm -f "$out"
+		# shellcheck disable=SC2086
+		/usr/bin/time -f "%e %U %S %M" -o "$work/t1" "$@" $detached >/dev/null 2>"$work/err" || {
 			cat "$work/err" >&2
 			exit 1
 		}
@@ -91,7 +79,7 @@ input() { # FILE [BASE]
 		cmp "$work/p1" "$work/o$j" || { echo "btf-encode $j differs from pahole -j1" >&2; exit 1; }
 	done
 	oj=$m
-	fl=$(measure_plain "$floor" "$file" "-j$(nproc)")
+	fl=$(measure - "$floor" "$file" "-j$(nproc)")
 	row "floor: bare gimli walk of every DIE, -j$(nproc)" "$fl"
 	echo
 	set -- $oj
