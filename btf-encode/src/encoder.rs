@@ -33,6 +33,8 @@ pub struct Encoder<'o> {
     /// header does) is found without hashing or comparing its bytes. Equal
     /// bytes at two addresses still meet in `strs`.
     by_addr: btf::hash::FastMap<(usize, usize), u32>,
+    /// The first own id (1, or the base's type count for split BTF).
+    first_id: u32,
     /// The id the next type gets.
     next_id: u32,
     opts: &'o Options,
@@ -81,19 +83,17 @@ fn show(n: Name<'_>) -> String {
 impl<'o> Encoder<'o> {
     /// A new encoder for the file whose ELF side is `elf`.
     pub fn new(opts: &'o Options, elf: &ElfInfo<'_>) -> Self {
-        let (strs, next_id) = match &opts.base {
-            Some(base) => (
-                StringTable::new_split(base.str_len_total()),
-                // `type_count` counts void: it is the first split id.
-                base.type_count(),
-            ),
-            None => (StringTable::new(), 1),
+        let (first_id, str_start) = btf::Btf::own_starts(opts.base.as_deref());
+        let strs = match &opts.base {
+            Some(_) => StringTable::new_split(str_start),
+            None => StringTable::new(),
         };
         Encoder {
             words: Vec::new(),
             strs,
             by_addr: btf::hash::FastMap::default(),
-            next_id,
+            first_id,
+            next_id: first_id,
             opts,
             has_index_type: false,
             need_index_type: false,
@@ -275,8 +275,7 @@ impl<'o> Encoder<'o> {
         }
         if self.need_index_type && !self.has_index_type {
             let n = self.strs.add(b"int").0;
-            self.head(n, Kind::Int, 0, false, 4)?;
-            self.words.push(u32::from(types::INT_SIGNED) << 24 | 32);
+            self.int(n, 4, types::INT_SIGNED)?;
             self.has_index_type = true;
         }
         // Decl tags of structs, unions and typedefs.
@@ -377,8 +376,21 @@ impl<'o> Encoder<'o> {
             )));
         }
         let n = self.required_name(name, "base type", cu)?;
-        self.head(n, Kind::Int, 0, false, byte_sz as u32)?;
-        self.words.push(u32::from(enc) << 24 | (byte_sz * 8) as u32);
+        self.int(n, byte_sz as u32, enc)
+    }
+
+    /// An INT of `size` bytes using all its bits, its trailing word packed
+    /// by the core ([`types::Int::raw`]).
+    fn int(&mut self, name_off: u32, size: u32, encoding: u8) -> Result<()> {
+        self.head(name_off, Kind::Int, 0, false, size)?;
+        let int = types::Int {
+            size,
+            encoding,
+            offset: 0,
+            bits: (size * 8) as u8,
+            unused: 0,
+        };
+        self.words.push(int.raw());
         Ok(())
     }
 
@@ -566,17 +578,13 @@ impl<'o> Encoder<'o> {
                 self.words.extend_from_slice(&[v.ty.0, v.offset, v.size]);
             }
         }
-        let first = match &self.opts.base {
-            Some(b) => b.type_count(),
-            None => 1,
-        };
-        if self.next_id == first {
+        if self.next_id == self.first_id {
             return Ok(None);
         }
         Ok(Some(RawBtf {
             words: self.words,
             strings: self.strs.into_bytes(),
-            count: self.next_id - first,
+            count: self.next_id - self.first_id,
         }))
     }
 }

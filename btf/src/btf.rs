@@ -117,6 +117,16 @@ impl Btf {
         self.types.len()
     }
 
+    /// Where the own part of BTF on `base` starts: its first type id and
+    /// its first string offset (`(1, 0)` without a base; with one, the
+    /// base's type count, which counts void, and its whole string length).
+    pub fn own_starts(base: Option<&Btf>) -> (u32, u32) {
+        match base {
+            Some(b) => (b.type_count(), b.str_len_total()),
+            None => (1, 0),
+        }
+    }
+
     /// Total string length: base strings plus own strings.
     pub fn str_len_total(&self) -> u32 {
         self.start_str_off + self.strings.len() as u32

@@ -90,10 +90,7 @@ fn build<W: Words + ?Sized>(
     strings: &[u8],
     str_off: u64,
 ) -> Result<Btf> {
-    let (start_id, start_str_off) = match &base {
-        Some(b) => (b.type_count(), b.str_len_total()),
-        None => (1, 0),
-    };
+    let (start_id, start_str_off) = Btf::own_starts(base.as_deref());
     crate::format::check_str_section(strings, base.is_some(), str_off)?;
     let (types, max) = parse_types(tsec, type_off)?;
     let btf = Btf::from_parts(
@@ -171,10 +168,7 @@ impl Lenient {
 pub fn parse_lenient(data: &[u8], base: Option<Arc<Btf>>) -> Result<Lenient> {
     let (h, header_problem) = Header::parse_lenient(data)?;
     let (tsec, type_off, strings, str_off) = sections(data, &h);
-    let (start_id, start_str_off) = match &base {
-        Some(b) => (b.type_count(), b.str_len_total()),
-        None => (1, 0),
-    };
+    let (start_id, start_str_off) = Btf::own_starts(base.as_deref());
     crate::format::check_str_section(strings, base.is_some(), str_off)?;
     let mut types = Vec::with_capacity(tsec.len_words() / 4);
     let (_, max, record_problem) = walk_records_lenient(&tsec, 0, type_off, |at| {
