@@ -290,3 +290,25 @@ pub fn suite_objects(shared: &Path) -> Vec<PathBuf> {
     assert_eq!(objs.len(), 14, "7 cases, .bpf.o and .host.o each");
     objs
 }
+
+/// Why two outputs differ: the first differing line, or `None` when equal
+/// (for failure messages of the bpftool comparisons).
+pub fn first_difference(ours: &[u8], theirs: &[u8]) -> Option<String> {
+    if ours == theirs {
+        return None;
+    }
+    let (a, b) = (
+        String::from_utf8_lossy(ours),
+        String::from_utf8_lossy(theirs),
+    );
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return Some(format!("line {}: ours {x:?}\n bpftool {y:?}", i + 1));
+        }
+    }
+    Some(format!(
+        "one output is a prefix of the other: ours {} bytes, bpftool {} bytes",
+        ours.len(),
+        theirs.len()
+    ))
+}

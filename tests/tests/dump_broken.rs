@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use btf::format::{str_slots, type_slots, walk_records_lenient, ByteWords, Header, Record};
 use btf::Btf;
 use btfkit_tests::{
-    bpftool_dump, modules_61, oracle, oracle_file, oracle_program, output_with_timeout, shared_dir,
-    suite_objects, Rng, VMLINUX_61,
+    bpftool_dump, first_difference, modules_61, oracle, oracle_file, oracle_program,
+    output_with_timeout, shared_dir, suite_objects, Rng, VMLINUX_61,
 };
 use rayon::prelude::*;
 use verify_common::{kernel_available, kernel_disagreement, mutate};
@@ -331,26 +331,6 @@ fn json_difference(ours: &[u8], theirs: &[u8]) -> Option<String> {
         }
     }
     Some(format!("{} types, bpftool {}", ta.len(), tb.len()))
-}
-
-fn first_difference(ours: &[u8], theirs: &[u8]) -> Option<String> {
-    if ours == theirs {
-        return None;
-    }
-    let (a, b) = (
-        String::from_utf8_lossy(ours),
-        String::from_utf8_lossy(theirs),
-    );
-    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
-        if x != y {
-            return Some(format!("line {}: ours {x:?}\n bpftool {y:?}", i + 1));
-        }
-    }
-    Some(format!(
-        "prefix: ours {} bytes, bpftool {}",
-        ours.len(),
-        theirs.len()
-    ))
 }
 
 /// One variant's result: the tallies per format, the disagreements, whether

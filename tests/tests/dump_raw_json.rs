@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use btf::Btf;
 use btfkit_tests::{
-    bpftool_dump, kernel_has_modules, module_61_as_sysfs, modules_61, oracle, oracle_file,
-    oracle_program, run, shared_dir, suite_objects, SYS_VMLINUX, VMLINUX_61,
+    bpftool_dump, first_difference, kernel_has_modules, module_61_as_sysfs, modules_61, oracle,
+    oracle_file, oracle_program, run, shared_dir, suite_objects, SYS_VMLINUX, VMLINUX_61,
 };
 
 fn ours_raw(btf: &Btf) -> Vec<u8> {
@@ -34,27 +34,6 @@ fn bpftool(file: &Path, base: Option<&Path>, json: bool) -> Vec<u8> {
         file,
         base,
         if json { "json" } else { "raw" },
-    ))
-}
-
-/// Why two outputs differ: the first differing line, or `None` when equal.
-fn first_difference(ours: &[u8], theirs: &[u8]) -> Option<String> {
-    if ours == theirs {
-        return None;
-    }
-    let (a, b) = (
-        String::from_utf8_lossy(ours),
-        String::from_utf8_lossy(theirs),
-    );
-    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
-        if x != y {
-            return Some(format!("line {}: ours {x:?}\n bpftool {y:?}", i + 1));
-        }
-    }
-    Some(format!(
-        "one output is a prefix of the other: ours {} bytes, bpftool {} bytes",
-        ours.len(),
-        theirs.len()
     ))
 }
 
