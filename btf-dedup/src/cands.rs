@@ -31,13 +31,70 @@ use std::collections::VecDeque;
 /// The candidate table (see the module documentation).
 #[derive(Default)]
 pub(crate) struct Cands {
-    lists: FastMap<u64, VecDeque<u32>>,
+    lists: FastMap<u64, List>,
     len: u64,
     cap: u64,
     odd: bool,
 }
 
+/// The entries of one key, in physical order (see [`Cands::nth`]). Most keys
+/// have one entry, held inline: no allocation per key.
+#[derive(Default)]
+pub(crate) enum List {
+    /// No entry.
+    #[default]
+    Empty,
+    /// One entry.
+    One(u32),
+    /// Two or more.
+    Many(VecDeque<u32>),
+}
+
+impl List {
+    fn len(&self) -> usize {
+        match self {
+            List::Empty => 0,
+            List::One(_) => 1,
+            List::Many(d) => d.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<u32> {
+        match self {
+            List::Empty => None,
+            List::One(x) => (i == 0).then_some(*x),
+            List::Many(d) => d.get(i).copied(),
+        }
+    }
+
+    fn push(&mut self, id: u32, back: bool) {
+        match self {
+            List::Empty => *self = List::One(id),
+            List::One(x) => {
+                let d = if back {
+                    VecDeque::from([*x, id])
+                } else {
+                    VecDeque::from([id, *x])
+                };
+                *self = List::Many(d);
+            }
+            List::Many(d) => {
+                if back {
+                    d.push_back(id)
+                } else {
+                    d.push_front(id)
+                }
+            }
+        }
+    }
+}
+
 impl Cands {
+    /// Room for `n` more keys.
+    pub fn reserve(&mut self, n: usize) {
+        self.lists.reserve(n);
+    }
+
     /// Adds `id` under `key`, as libbpf's `hashmap__append`.
     pub fn add(&mut self, key: u64, id: u32) {
         // libbpf: grow when empty or when (size + 1) * 4 / 3 > capacity.
@@ -45,29 +102,24 @@ impl Cands {
             self.cap = (self.cap * 2).max(4);
             self.odd = !self.odd;
         }
-        let l = self.lists.entry(key).or_default();
-        if self.odd {
-            l.push_back(id);
-        } else {
-            l.push_front(id);
-        }
+        self.lists.entry(key).or_default().push(id, self.odd);
         self.len += 1;
     }
 
     /// Takes the candidates of `key` out (give them back with [`Cands::put`]),
     /// so that the caller can walk them while changing other state.
     #[inline]
-    pub fn take(&mut self, key: u64) -> VecDeque<u32> {
+    pub fn take(&mut self, key: u64) -> List {
         match self.lists.get_mut(&key) {
             Some(l) => std::mem::take(l),
-            None => VecDeque::new(),
+            None => List::Empty,
         }
     }
 
     /// Gives back what [`Cands::take`] took.
     #[inline]
-    pub fn put(&mut self, key: u64, l: VecDeque<u32>) {
-        if !l.is_empty() {
+    pub fn put(&mut self, key: u64, l: List) {
+        if l.len() > 0 {
             if let Some(slot) = self.lists.get_mut(&key) {
                 *slot = l;
             }
@@ -76,15 +128,15 @@ impl Cands {
 
     /// The `i`-th candidate of a taken list in libbpf's iteration order.
     #[inline]
-    pub fn nth(&self, l: &VecDeque<u32>, i: usize) -> Option<u32> {
+    pub fn nth(&self, l: &List, i: usize) -> Option<u32> {
         if self.odd {
             let n = l.len();
             if i >= n {
                 return None;
             }
-            l.get(n - 1 - i).copied()
+            l.get(n - 1 - i)
         } else {
-            l.get(i).copied()
+            l.get(i)
         }
     }
 }

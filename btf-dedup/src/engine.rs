@@ -509,6 +509,7 @@ impl Dedup {
 
     /// libbpf's `btf_dedup_prep`: base types are canonical and become candidates.
     pub fn prep(&mut self) {
+        self.cands.reserve(self.start_id as usize);
         for id in 1..self.start_id {
             self.set_m(id, id);
             if let Some(h) = self.hash_any(id) {

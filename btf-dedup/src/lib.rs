@@ -90,7 +90,7 @@ impl PreparedBase {
         Ok(PreparedBase {
             table,
             str_len,
-            index: strings::whole_strings(&strs, 0),
+            index: strings::whole_strings(strs),
         })
     }
 
@@ -294,14 +294,26 @@ pub fn dedup_words(
 ) -> Result<Btf> {
     let prepared = base.as_deref().map(PreparedBase::new).transpose()?;
     let own_words = words.len();
-    let mut table = start_input(prepared.as_ref(), own_words);
-    let first = table.words.len();
-    if first == 0 {
-        table.words = words;
-    } else {
-        table.words.extend_from_slice(&words);
-        drop(words);
-    }
+    let (table, first) = match prepared.as_ref() {
+        None => {
+            // The table is `void`'s zero record, then the records: the
+            // words move in front by three in their own allocation instead
+            // of being copied into a new one (a vmlinux's are 100+ MB).
+            let mut words = words;
+            words.reserve_exact(3);
+            words.splice(0..0, [0u32; 3]);
+            let mut t = Table::new();
+            t.words = words;
+            (t, 3)
+        }
+        Some(p) => {
+            let mut t = start_input(Some(p), own_words);
+            let first = t.words.len();
+            t.words.extend_from_slice(&words);
+            drop(words);
+            (t, first)
+        }
+    };
     let header = Header::canonical(endian, (4 * own_words) as u32, strings.len() as u32);
     let input = finish_input(table, first, prepared.as_ref(), strings, header)?;
     let (h, words, strs) = run(input, opts)?;
@@ -411,7 +423,12 @@ fn run(input: Input<'_>, _opts: &Options) -> Result<(Hdr, Vec<u32>, Vec<u8>)> {
         &own_strs,
     );
     lap("strings");
-    d.compute_shapes();
+    if base.is_none() {
+        // With a base, the shapes of all its structs would cost more than
+        // they save on a module's few structs: libbpf's keys alone then
+        // (shapes only skip checks that would fail, see `compute_shapes`).
+        d.compute_shapes();
+    }
     d.prep();
     lap("shapes, prep");
     d.prim_types()?;

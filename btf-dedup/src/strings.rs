@@ -31,23 +31,80 @@ use btf::format::record_words;
 const UNSET: u32 = u32::MAX;
 
 /// A base's whole strings and the first offset of each (`btf__find_str`'s
-/// answers), built once per base ([`crate::PreparedBase`]).
-pub(crate) type BaseIndex = FastMap<Box<[u8]>, u32>;
+/// answers), built once per base ([`crate::PreparedBase`]): an
+/// open-addressing table of offsets into the base's string bytes, so that
+/// building it allocates nothing per string (a vmlinux has 100 000+).
+#[derive(Debug)]
+pub(crate) struct BaseIndex {
+    /// The base's string sections, concatenated.
+    strs: Vec<u8>,
+    /// Offset of the first whole string of each content, `EMPTY` if free;
+    /// the length is a power of two, at least twice the number of strings.
+    slots: Vec<u32>,
+}
 
-/// The first offset of each whole string of `section` (offsets from `start`).
-pub(crate) fn whole_strings(section: &[u8], start: u32) -> BaseIndex {
-    let mut map: BaseIndex = FastMap::default();
-    let mut off = 0usize;
-    while off < section.len() {
-        let rest = section.get(off..).unwrap_or(&[]);
+const EMPTY: u32 = u32::MAX;
+
+fn str_hash(s: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    btf::hash::FastBuild::default().hash_one(s)
+}
+
+impl BaseIndex {
+    /// The whole string at `off` (up to its NUL or the end).
+    fn at(&self, off: u32) -> &[u8] {
+        let rest = self.strs.get(off as usize..).unwrap_or(&[]);
         let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        let s = rest.get(..len).unwrap_or(&[]);
-        if !map.contains_key(s) {
-            map.insert(s.into(), start + off as u32);
+        rest.get(..len).unwrap_or(&[])
+    }
+
+    /// The offset of the first whole string equal to `s`.
+    pub fn get(&self, s: &[u8]) -> Option<u32> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = str_hash(s) as usize & mask;
+        loop {
+            let o = *self.slots.get(i)?;
+            if o == EMPTY {
+                return None;
+            }
+            if self.at(o) == s {
+                return Some(o);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The first offset of each whole string of `section` (offsets from 0).
+pub(crate) fn whole_strings(section: Vec<u8>) -> BaseIndex {
+    let count = section.iter().filter(|&&b| b == 0).count() + 1;
+    let cap = (count * 2).next_power_of_two().max(16);
+    let mut ix = BaseIndex {
+        strs: section,
+        slots: vec![EMPTY; cap],
+    };
+    let mask = cap - 1;
+    let mut off = 0usize;
+    while off < ix.strs.len() {
+        let s = ix.at(off as u32);
+        let len = s.len();
+        let mut i = str_hash(s) as usize & mask;
+        loop {
+            let Some(&o) = ix.slots.get(i) else { break };
+            if o == EMPTY {
+                if let Some(slot) = ix.slots.get_mut(i) {
+                    *slot = off as u32;
+                }
+                break;
+            }
+            if ix.at(o) == ix.at(off as u32) {
+                break; // an earlier string has these bytes
+            }
+            i = (i + 1) & mask;
         }
         off += len + 1;
     }
-    map
+    ix
 }
 
 /// Calls `f` on each string slot of one record, in libbpf's order
@@ -124,7 +181,7 @@ pub(crate) fn dedup_strings(
         let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
         let s = rest.get(..len).unwrap_or(&[]);
         let v = match base_index.and_then(|b| b.get(s)) {
-            Some(&b) => b,
+            Some(b) => b,
             None => *set.entry(s).or_insert_with(|| {
                 let o = start + out.len() as u32;
                 out.extend_from_slice(s);

@@ -121,8 +121,20 @@ pub fn encode(data: &[u8], opts: &Options) -> Result<Option<Btf>> {
 
 /// [`encode`], with the `-V` messages.
 pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
+    encode_input(data, None, opts)
+}
+
+/// [`encode_with_log`]; with `map` (the mapping `data` lies in), the pages
+/// of the input are given back as soon as they are no longer needed.
+fn encode_input(data: &[u8], map: Option<&memmap2::Mmap>, opts: &Options) -> Result<Encoded> {
     let clock = std::time::Instant::now();
-    let (raw, endian, log) = encode_words(data, opts)?;
+    let (raw, endian, log) = encode_words(data, map, opts)?;
+    if let Some(m) = map {
+        // Nothing refers to the input any more: the records and strings are
+        // owned. Dropping its pages before dedup takes the mapped file's
+        // share out of the peak memory.
+        release_pages(m, data);
+    }
     timing("encode (ELF, DWARF, BTF before dedup)", clock);
     let clock = std::time::Instant::now();
     if opts.progress {
@@ -147,7 +159,7 @@ pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
 /// The encoder's output before deduplication (pahole's BTF just before
 /// `btf__dedup`).
 pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
-    let (raw, endian, log) = encode_words(data, opts)?;
+    let (raw, endian, log) = encode_words(data, None, opts)?;
     let btf = match raw {
         Some(r) => Some(btf::read::raw::from_words(
             endian,
@@ -168,11 +180,39 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
 /// btf-encode): the encoder's state (type ids, the string table, which
 /// functions were already emitted) only ever sees units in file order, so
 /// the output cannot depend on the number of threads or on scheduling.
+///
+/// With `map` (the file mapping `data` lies in), the pages of `.debug_info`
+/// holding units already encoded are given back as the run goes (see
+/// [`release_pages`]), so that the mapped input does not add up to its
+/// whole size in the peak memory.
 fn encode_words(
     data: &[u8],
+    map: Option<&memmap2::Mmap>,
     opts: &Options,
 ) -> Result<(Option<encoder::RawBtf>, btf::Endian, Vec<String>)> {
     let info = elf::read(data)?;
+    // `.debug_info` as a slice of the mapping (not a relocated or inflated
+    // copy, whose memory must not be dropped): what is released per batch.
+    let mapped_info: Option<&[u8]> = map.and_then(|_| {
+        info.sections.iter().find_map(|(n, d)| match d {
+            std::borrow::Cow::Borrowed(b) if *n == ".debug_info" => Some(*b),
+            _ => None,
+        })
+    });
+    // Gives back the pages of the units in `hs` (all encoded).
+    let release_units =
+        |hs: &[gimli::UnitHeader<gimli::EndianSlice<'_, gimli::RunTimeEndian>>],
+         next: Option<&gimli::UnitHeader<gimli::EndianSlice<'_, gimli::RunTimeEndian>>>| {
+            let (Some(m), Some(di), Some(first)) = (map, mapped_info, hs.first()) else {
+                return;
+            };
+            let off =
+                |h: &gimli::UnitHeader<_>| h.offset().as_debug_info_offset().map_or(0, |o| o.0);
+            let (a, b) = (off(first), next.map_or(di.len(), off));
+            if let Some(s) = di.get(a..b) {
+                release_pages(m, s);
+            }
+        };
     if let Some(name) = info.invalid_percpu_names.first() {
         if !opts.force && !opts.skip_encoding_vars {
             return Err(Error::new(format!(
@@ -268,8 +308,13 @@ fn encode_words(
         .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
     let threads = pool.current_num_threads().max(1);
     if threads == 1 {
-        for h in &headers {
+        const RELEASE_EVERY: usize = 64;
+        for (i, h) in headers.iter().enumerate() {
             encode_batch(&mut enc, vec![decode(*h)])?;
+            if (i + 1) % RELEASE_EVERY == 0 {
+                let from = i + 1 - RELEASE_EVERY;
+                release_units(&headers[from..=i], headers.get(i + 1));
+            }
         }
     } else {
         use rayon::prelude::*;
@@ -278,9 +323,9 @@ fn encode_words(
         let batch = threads * 8;
         pool.install(|| -> Result<()> {
             let mut chunks = headers.chunks(batch);
-            let mut ready: Option<Vec<_>> = chunks
-                .next()
-                .map(|c| c.par_iter().map(|h| decode(*h)).collect());
+            let mut cur_units = chunks.next();
+            let mut ready: Option<Vec<_>> =
+                cur_units.map(|c| c.par_iter().map(|h| decode(*h)).collect());
             while let Some(cur) = ready.take() {
                 let next = chunks.next();
                 let (done, decoded) = rayon::join(
@@ -288,6 +333,10 @@ fn encode_words(
                     || next.map(|c| c.par_iter().map(|h| decode(*h)).collect::<Vec<_>>()),
                 );
                 done?;
+                if let Some(c) = cur_units {
+                    release_units(c, next.and_then(|n| n.first()));
+                }
+                cur_units = next;
                 ready = decoded;
             }
             Ok(())
@@ -296,6 +345,29 @@ fn encode_words(
     timing("units decoded and encoded", clock);
     let log = std::mem::take(&mut enc.log);
     Ok((enc.finish()?, info.endian, log))
+}
+
+/// Gives the pages of `part` (a slice of the read-only file mapping `map`;
+/// anything else is left alone) back to the kernel. They stay in the page
+/// cache, and a later read of them faults them in again with the same
+/// bytes, so this changes only the resident memory, never what is read.
+fn release_pages(map: &memmap2::Mmap, part: &[u8]) {
+    let (base, start) = (map.as_ptr() as usize, part.as_ptr() as usize);
+    if part.is_empty() || start < base || start + part.len() > base + map.len() {
+        return;
+    }
+    // SAFETY: `map` is a read-only shared mapping of a file (memmap2's
+    // `Mmap::map`), so MADV_DONTNEED discards no data of ours: pages read
+    // again come back from the file with the contents they had (the file
+    // changing under the mapping is the risk every mmap reader accepts, see
+    // `encode_file`). The call is a hint; its result is ignored.
+    unsafe {
+        let _ = map.unchecked_advise_range(
+            memmap2::UncheckedAdvice::DontNeed,
+            start - base,
+            part.len(),
+        );
+    }
 }
 
 /// `BTF_ENCODE_TIMING=1`: the time of each phase on stderr.
@@ -314,5 +386,5 @@ pub fn encode_file(path: &Path, opts: &Options) -> Result<Encoded> {
     // (SIGBUS), the accepted risk of every mmap-based reader (pahole too).
     let map = unsafe { memmap2::Mmap::map(&f) }
         .map_err(|e| Error::new(format!("cannot map: {e}")).with_file(path))?;
-    encode_with_log(&map, opts).map_err(|e| e.with_file(path))
+    encode_input(&map, Some(&map), opts).map_err(|e| e.with_file(path))
 }
