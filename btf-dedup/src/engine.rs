@@ -73,6 +73,9 @@ pub(crate) struct Dedup {
     full_enums: IdSet,
     /// Without a base: how many canonical enum fwds each enum key has.
     enum_fwds: FastMap<u64, u32>,
+    /// Streaming ([`Dedup::struct_range_stream`]): the struct candidates,
+    /// apart from the prims' table (see docs/ARCHITECTURE.md, streaming).
+    scands: Cands,
 }
 
 /// What the passes read and write most about one type.
@@ -133,7 +136,114 @@ impl Dedup {
             eq_stack: Vec::new(),
             full_enums: IdSet::default(),
             enum_fwds: FastMap::default(),
+            scands: Cands::default(),
         }
+    }
+
+    /// Streaming: node state for the ids the table gained since the last call.
+    pub fn grow(&mut self) {
+        let t = &self.t;
+        let from = self.nodes.len() as u32;
+        self.nodes.extend((from..t.count()).map(|id| {
+            let k = t.kind(id);
+            Node {
+                off: t.off(id) as u32,
+                info: t.info(id),
+                map: if id == 0 || k == VAR || k == DATASEC {
+                    id
+                } else {
+                    UNPROCESSED
+                },
+                hypot: UNPROCESSED,
+            }
+        }));
+    }
+
+    /// Streaming: shapes and enum hashes of the ids from `self.shapes.len()`
+    /// on (all they reach is below the table's end). `false` if a struct
+    /// reaches a kind the walk rejects (then shapes cannot be used).
+    pub fn shapes_grow(&mut self) -> bool {
+        use rayon::prelude::*;
+        let from = self.shapes.len() as u32;
+        let me = &*self;
+        let new: Vec<Option<u32>> = (from..self.t.count())
+            .into_par_iter()
+            .map(|id| me.shape_of(id))
+            .collect();
+        let mut ok = true;
+        for v in new {
+            ok &= v.is_some();
+            self.shapes.push(v.unwrap_or(0));
+        }
+        self.struct_shapes = ok;
+        ok
+    }
+
+    /// Streaming: the prim pass over `a..b`.
+    pub fn prim_range(&mut self, a: u32, b: u32) {
+        for id in a..b {
+            self.prim_type(id);
+        }
+    }
+
+    /// Streaming: the struct pass over `a..b`, with every candidate checked.
+    /// `Ok(false)`: a decision would depend on the candidate order (two
+    /// equivalent candidates) or a check failed; the stream must give up.
+    pub fn struct_range_stream(&mut self, a: u32, b: u32) -> Result<bool> {
+        for id in a..b {
+            if self.is_mapped(id) || !matches!(self.kind(id), STRUCT | UNION) {
+                continue;
+            }
+            let h = self.struct_key(id);
+            let list = self.scands.take(h);
+            let mut found = None;
+            let mut ambiguous = false;
+            // The hypothetical map of the success is still in place when no
+            // check ran after it (the last candidate): no second run then.
+            let mut fresh = false;
+            let mut i = 0;
+            while let Some(cand) = self.scands.nth(&list, i) {
+                i += 1;
+                if !self.shallow_equal_struct(id, cand) {
+                    continue;
+                }
+                self.clear_hypot();
+                fresh = false;
+                match self.is_equiv(id, cand) {
+                    Ok(true) if found.is_none() => {
+                        found = Some(cand);
+                        fresh = true;
+                    }
+                    Ok(false) => {}
+                    _ => {
+                        ambiguous = true;
+                        break;
+                    }
+                }
+            }
+            let mut new_id = id;
+            if let (Some(c), false) = (found, ambiguous) {
+                if !fresh {
+                    self.clear_hypot();
+                    if !matches!(self.is_equiv(id, c), Ok(true)) {
+                        ambiguous = true;
+                    }
+                }
+                if self.merge_hypot().is_err() {
+                    ambiguous = true;
+                }
+                new_id = c;
+            }
+            self.scands.put(h, list);
+            if ambiguous {
+                return Ok(false);
+            }
+            self.set_m(id, new_id);
+            if new_id == id {
+                self.scands.add(h, id);
+            }
+        }
+        Ok(true)
     }
 
     #[inline]
@@ -325,23 +435,28 @@ impl Dedup {
         let poisoned = AtomicBool::new(false);
         let shapes: Vec<u32> = (0..n)
             .into_par_iter()
-            .map(|id| match me.kind(id) {
-                STRUCT | UNION => match me.top_shape(id) {
-                    Some(h) => (mix64(h) >> 32) as u32,
-                    None => {
-                        poisoned.store(true, Relaxed);
-                        0
-                    }
-                },
-                ENUM | ENUM64 => {
-                    let h = me.t.record(id).iter().fold(0u64, |h, &w| hc(h, w));
-                    (mix64(h) >> 32) as u32
-                }
-                _ => 0,
+            .map(|id| {
+                me.shape_of(id).unwrap_or_else(|| {
+                    poisoned.store(true, Relaxed);
+                    0
+                })
             })
             .collect();
         self.shapes = shapes;
         self.struct_shapes = !poisoned.load(Relaxed);
+    }
+
+    /// The shape of a struct or union, the record hash of an enum, 0 for
+    /// other kinds; `None` if a struct reaches a kind the walk rejects.
+    fn shape_of(&self, id: u32) -> Option<u32> {
+        Some(match self.kind(id) {
+            STRUCT | UNION => (mix64(self.top_shape(id)?) >> 32) as u32,
+            ENUM | ENUM64 => {
+                let h = self.t.record(id).iter().fold(0u64, |h, &w| hc(h, w));
+                (mix64(h) >> 32) as u32
+            }
+            _ => 0,
+        })
     }
 
     /// Whether the enum record hashes say `a` and `b` may be equal.

@@ -21,7 +21,10 @@
 mod cands;
 mod engine;
 mod flat;
+mod stream;
 mod strings;
+
+pub use stream::Stream;
 
 use std::borrow::Cow;
 use std::path::Path;

@@ -564,8 +564,25 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
+    /// The records written since the last call (the rest stay for
+    /// [`Encoder::finish`]): for a dedup that takes them unit by unit.
+    pub fn take_words(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.words)
+    }
+
+    /// The own string section from byte `from` on, as it stands.
+    pub fn strings_from(&self, from: usize) -> &[u8] {
+        self.strs.bytes().get(from..).unwrap_or(&[])
+    }
+
+    /// The length of the own string section so far.
+    pub fn strings_len(&self) -> usize {
+        self.strs.bytes().len()
+    }
+
     /// Adds the DATASEC and returns the raw (not yet deduplicated) BTF, or
-    /// `None` when there is nothing to encode.
+    /// `None` when there is nothing to encode. After [`Encoder::take_words`],
+    /// `words` holds only the records written since.
     pub fn finish(mut self) -> Result<Option<RawBtf>> {
         if !self.secinfo.is_empty() {
             let mut vars = std::mem::take(&mut self.secinfo);

@@ -128,7 +128,10 @@ pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
 /// of the input are given back as soon as they are no longer needed.
 fn encode_input(data: &[u8], map: Option<&memmap2::Mmap>, opts: &Options) -> Result<Encoded> {
     let clock = std::time::Instant::now();
-    let (raw, endian, log) = encode_words(data, map, opts)?;
+    // Without a base, dedup's per-unit passes run while units are encoded
+    // (see docs/ARCHITECTURE.md, btf-dedup, "Streaming").
+    let mut stream = opts.base.is_none().then(btf_dedup::Stream::new);
+    let (raw, endian, log, pushed) = encode_words(data, map, opts, stream.as_mut())?;
     if let Some(m) = map {
         // Nothing refers to the input any more: the records and strings are
         // owned. Dropping its pages before dedup takes the mapped file's
@@ -142,24 +145,27 @@ fn encode_input(data: &[u8], map: Option<&memmap2::Mmap>, opts: &Options) -> Res
             eprintln!("btf-encode: deduplicating {} types", r.count);
         }
     }
-    let btf = match raw {
-        Some(r) => Some(btf_dedup::dedup_words(
+    let btf = match (raw, stream, pushed) {
+        (Some(r), Some(st), Some(p)) => {
+            Some(st.finish(endian, &r.words, r.strings.get(p..).unwrap_or(&[]))?)
+        }
+        (Some(r), _, _) => Some(btf_dedup::dedup_words(
             endian,
             opts.base.clone(),
             r.words,
             r.strings,
             &btf_dedup::Options::default(),
         )?),
-        None => None,
+        (None, _, _) => None,
     };
-    timing("dedup", clock);
+    timing("dedup (after the last unit)", clock);
     Ok(Encoded { btf, log })
 }
 
 /// The encoder's output before deduplication (pahole's BTF just before
 /// `btf__dedup`).
 pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
-    let (raw, endian, log) = encode_words(data, None, opts)?;
+    let (raw, endian, log, _) = encode_words(data, None, opts, None)?;
     let btf = match raw {
         Some(r) => Some(btf::read::raw::from_words(
             endian,
@@ -185,11 +191,24 @@ pub fn encode_raw(data: &[u8], opts: &Options) -> Result<Encoded> {
 /// holding units already encoded are given back as the run goes (see
 /// [`release_pages`]), so that the mapped input does not add up to its
 /// whole size in the peak memory.
+///
+/// With `stream`, when units are decoded on more than one thread, the
+/// records of each encoded batch go to it while the next batch is encoded;
+/// the records returned are then only the rest, and the last value says how
+/// many bytes of the strings the stream has (`None`: the stream was not
+/// used, the records returned are all of them).
+#[allow(clippy::type_complexity)]
 fn encode_words(
     data: &[u8],
     map: Option<&memmap2::Mmap>,
     opts: &Options,
-) -> Result<(Option<encoder::RawBtf>, btf::Endian, Vec<String>)> {
+    mut stream: Option<&mut btf_dedup::Stream>,
+) -> Result<(
+    Option<encoder::RawBtf>,
+    btf::Endian,
+    Vec<String>,
+    Option<usize>,
+)> {
     let info = elf::read(data)?;
     // `.debug_info` as a slice of the mapping (not a relocated or inflated
     // copy, whose memory must not be dropped): what is released per batch.
@@ -307,6 +326,8 @@ fn encode_words(
         .build()
         .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
     let threads = pool.current_num_threads().max(1);
+    let mut pushed_strs = 0usize;
+    let mut used = false;
     if threads == 1 {
         const RELEASE_EVERY: usize = 64;
         for (i, h) in headers.iter().enumerate() {
@@ -326,25 +347,49 @@ fn encode_words(
             let mut cur_units = chunks.next();
             let mut ready: Option<Vec<_>> =
                 cur_units.map(|c| c.par_iter().map(|h| decode(*h)).collect());
+            // The records and new strings of the batch encoded last, for
+            // the stream, which takes them while the next batch is encoded.
+            let mut pending: Option<(Vec<u32>, Vec<u8>)> = None;
             while let Some(cur) = ready.take() {
                 let next = chunks.next();
-                let (done, decoded) = rayon::join(
+                let st = stream.as_deref_mut();
+                let piece = pending.take();
+                let (done, (decoded, streamed)) = rayon::join(
                     || encode_batch(&mut enc, cur),
-                    || next.map(|c| c.par_iter().map(|h| decode(*h)).collect::<Vec<_>>()),
+                    || {
+                        rayon::join(
+                            || next.map(|c| c.par_iter().map(|h| decode(*h)).collect::<Vec<_>>()),
+                            || match (st, piece) {
+                                (Some(s), Some((w, b))) => s.push(&w, &b),
+                                _ => Ok(()),
+                            },
+                        )
+                    },
                 );
                 done?;
+                streamed?;
+                if stream.is_some() {
+                    let w = enc.take_words();
+                    let b = enc.strings_from(pushed_strs).to_vec();
+                    pushed_strs += b.len();
+                    pending = Some((w, b));
+                }
                 if let Some(c) = cur_units {
                     release_units(c, next.and_then(|n| n.first()));
                 }
                 cur_units = next;
                 ready = decoded;
             }
+            if let (Some(s), Some((w, b))) = (stream.as_deref_mut(), pending) {
+                s.push(&w, &b)?;
+            }
+            used = stream.is_some();
             Ok(())
         })?;
     }
     timing("units decoded and encoded", clock);
     let log = std::mem::take(&mut enc.log);
-    Ok((enc.finish()?, info.endian, log))
+    Ok((enc.finish()?, info.endian, log, used.then_some(pushed_strs)))
 }
 
 /// Gives the pages of `part` (a slice of the read-only file mapping `map`;

@@ -308,5 +308,19 @@ fn vmlinux_equals_pahole() {
         same(&vmlinux, STD, None, &dir),
         "vmlinux differs from pahole"
     );
+    // On two threads dedup runs per batch of units while the next is
+    // encoded (btf_dedup::Stream): the same bytes.
+    let expect = std::fs::read(dir.join(format!(
+        "{}.{}.pahole",
+        vmlinux.file_name().unwrap().to_string_lossy(),
+        STD.join("").replace(['-', '='], "")
+    )))
+    .unwrap();
+    let mut o = options(STD, None);
+    o.jobs = Some(2);
+    assert!(
+        ours(&vmlinux, &o) == Some(expect),
+        "vmlinux at -j2 differs from pahole"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,306 @@
+//! Dedup of non-split BTF fed unit by unit, while the input is still being
+//! produced ([`Stream`]); see docs/ARCHITECTURE.md, "Streaming", for why
+//! each pass run here on a prefix decides as libbpf does on the whole.
+
+use btf::{Btf, Endian, Error, Result};
+
+use crate::engine::Dedup;
+use crate::flat::Table;
+
+const UNSET: u32 = u32::MAX;
+const EMPTY: u32 = u32::MAX;
+
+/// The string pass, one prefix at a time: libbpf's first-use order.
+struct Strings {
+    /// The input's string section so far.
+    input: Vec<u8>,
+    /// New offset of each input offset already met (`UNSET` otherwise).
+    fin: Vec<u32>,
+    /// The new section: each distinct string once, in first-use order.
+    out: Vec<u8>,
+    /// Open-addressing set of the strings of `out` (their offsets).
+    slots: Vec<u32>,
+    len: usize,
+}
+
+fn str_at(b: &[u8], off: u32) -> &[u8] {
+    let rest = b.get(off as usize..).unwrap_or(&[]);
+    let n = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+    rest.get(..n).unwrap_or(&[])
+}
+
+fn str_hash(s: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    btf::hash::FastBuild::default().hash_one(s)
+}
+
+impl Strings {
+    fn new() -> Strings {
+        let mut s = Strings {
+            input: Vec::new(),
+            fin: Vec::new(),
+            out: Vec::new(),
+            slots: vec![EMPTY; 1024],
+            len: 0,
+        };
+        // Base BTF: "" at offset 0.
+        s.out.push(0);
+        s.insert(0);
+        s
+    }
+
+    fn insert(&mut self, off: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let cap = self.slots.len() * 2;
+            let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
+            self.len = 0;
+            for o in old.into_iter().filter(|&o| o != EMPTY) {
+                self.place(o);
+            }
+        }
+        self.place(off);
+    }
+
+    fn place(&mut self, off: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = str_hash(str_at(&self.out, off)) as usize & mask;
+        while let Some(slot) = self.slots.get_mut(i) {
+            if *slot == EMPTY {
+                *slot = off;
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn find(&self, s: &[u8]) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = str_hash(s) as usize & mask;
+        loop {
+            let o = *self.slots.get(i)?;
+            if o == EMPTY {
+                return None;
+            }
+            if str_at(&self.out, o) == s {
+                return Some(o);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The new offset of input offset `off` (in range: checked before).
+    fn map(&mut self, off: u32) -> u32 {
+        if off == 0 {
+            return 0;
+        }
+        if let Some(&v) = self.fin.get(off as usize) {
+            if v != UNSET {
+                return v;
+            }
+        }
+        let s = str_at(&self.input, off);
+        let v = match self.find(s) {
+            Some(v) => v,
+            None => {
+                let v = self.out.len() as u32;
+                self.out.extend_from_slice(s);
+                self.out.push(0);
+                self.insert(v);
+                v
+            }
+        };
+        if let Some(f) = self.fin.get_mut(off as usize) {
+            *f = v;
+        }
+        v
+    }
+}
+
+/// Deduplication of non-split BTF whose types arrive in pieces, in id
+/// order, each referring only to itself and earlier types (an encoder's
+/// units: btf-encode feeds it batch by batch while it encodes the next).
+/// The strings, prim and struct passes run on each piece as it comes;
+/// the rest at [`Stream::finish`]. The result is [`crate::dedup`]'s on the
+/// whole input, byte for byte: where a per-piece decision could differ
+/// (two equivalent struct candidates, whose order is not known yet), the
+/// stream gives up and the passes run on the whole input at the end.
+pub struct Stream {
+    d: Dedup,
+    strs: Strings,
+    /// Whether the prim and struct passes still run per piece.
+    live: bool,
+    /// The first id not yet through the prim and struct passes.
+    done: u32,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream::new()
+    }
+}
+
+impl Stream {
+    /// An empty stream (no base).
+    pub fn new() -> Stream {
+        Stream {
+            d: Dedup::new(Table::new(), 1),
+            strs: Strings::new(),
+            live: true,
+            done: 1,
+        }
+    }
+
+    /// Adds the next type records (native words, whole records, ids going
+    /// on from the last piece's) and the bytes the string section grew by
+    /// (the section so far is the concatenation of all pieces' `strings`).
+    /// Every type id a record holds must be below the end of this piece,
+    /// every string offset inside the strings so far: an error otherwise.
+    pub fn push(&mut self, words: &[u32], strings: &[u8]) -> Result<()> {
+        self.strs.input.extend_from_slice(strings);
+        self.strs.fin.resize(self.strs.input.len(), UNSET);
+        let first_id = self.d.t.count();
+        let first = self.d.t.words.len();
+        self.d.t.words.extend_from_slice(words);
+        self.d.t.index_from(first, 0)?;
+        let str_len = u32::try_from(self.strs.input.len())
+            .map_err(|_| Error::new("string section too large"))?;
+        self.d.t.check_refs(first_id, str_len)?;
+        // Strings of the new types, in id order: libbpf's first-use order.
+        let end = self.d.t.count();
+        let mut slots = Vec::new();
+        for id in first_id..end {
+            slots.clear();
+            self.d
+                .t
+                .for_each_str_off(id, |at, off| slots.push((at, off)));
+            for &(at, off) in &slots {
+                let v = self.strs.map(off);
+                self.d.t.set_w(at, v);
+            }
+        }
+        self.d.grow();
+        if self.live {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// The prim and struct passes over the types not through them yet.
+    fn advance(&mut self) -> Result<()> {
+        let end = self.d.t.count();
+        if !self.d.shapes_grow() {
+            self.live = false;
+            return Ok(());
+        }
+        self.d.prim_range(self.done, end);
+        if !self.d.struct_range_stream(self.done, end)? {
+            self.live = false;
+            return Ok(());
+        }
+        self.done = end;
+        Ok(())
+    }
+
+    /// Whether the per-piece passes gave up (the whole input is then
+    /// deduplicated at [`Stream::finish`]); for tests and timing.
+    pub fn gave_up(&self) -> bool {
+        !self.live
+    }
+
+    /// The last piece ([`Stream::push`]'s rules), then the remaining passes;
+    /// the result in byte order `endian`.
+    pub fn finish(mut self, endian: Endian, words: &[u32], strings: &[u8]) -> Result<Btf> {
+        self.push(words, strings)?;
+        btf::format::check_str_section(&self.strs.input, false, 0)?;
+        let timing = std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1");
+        let clock = std::time::Instant::now();
+        let Stream { d, strs, live, .. } = self;
+        let out = strs.out;
+        let (words, out) = if live {
+            let mut d = d;
+            d.resolve_fwds()?;
+            d.ref_types()?;
+            let (w, _) = d.compact_remap()?;
+            (w, out)
+        } else {
+            // The strings were rewritten to `out` (first-use order, each
+            // once): the string pass on them is the identity, so the
+            // one-shot passes on them give the result on the input.
+            let table = d.t;
+            let header = btf::format::Header::canonical(
+                endian,
+                4 * (table.words.len() as u32 - 3),
+                out.len() as u32,
+            );
+            let input = crate::Input {
+                table,
+                start_id: 1,
+                base: None,
+                own_strs: out,
+                header,
+            };
+            let (_, w, s) = crate::run(input, &crate::Options::default())?;
+            (w, s)
+        };
+        if timing {
+            eprintln!(
+                "btf-dedup: stream finish ({}): {:.1} ms",
+                if live {
+                    "streamed"
+                } else {
+                    "gave up, one-shot"
+                },
+                clock.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        btf::read::raw::from_words(endian, None, &words, &out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two units with the same struct (one through a FWD), an enum fwd and
+    /// its full enum, fed unit by unit: the one-shot dedup's bytes.
+    #[test]
+    fn units_streamed_equal_one_shot() {
+        let strs = b"\0int\0foo\0a\0next\0e\0".to_vec();
+        let (int, foo, a, next, e) = (1, 5, 9, 11, 16);
+        let k = |kind: u32, vlen: u32| kind << 24 | vlen;
+        let u1: Vec<u32> = [
+            vec![int, k(1, 0), 4, 1 << 24 | 32],
+            vec![foo, k(4, 2), 16, a, 1, 0, next, 3, 64],
+            vec![0, k(2, 0), 2],
+            vec![e, k(6, 0), 4],
+        ]
+        .concat();
+        let u2: Vec<u32> = [
+            vec![int, k(1, 0), 4, 1 << 24 | 32],
+            vec![foo, k(4, 2), 16, a, 5, 0, next, 9, 64],
+            vec![0, k(2, 0), 8],
+            vec![foo, k(7, 0), 0],
+            vec![0, k(2, 0), 8],
+            vec![e, k(6, 1), 4, a, 0],
+            vec![0, k(2, 0), 10],
+        ]
+        .concat();
+        let mut blob = Vec::new();
+        let all = [u1.clone(), u2.clone()].concat();
+        btf::format::Header::canonical(Endian::Little, 4 * all.len() as u32, strs.len() as u32)
+            .write(&mut blob);
+        blob.extend(all.iter().flat_map(|w| w.to_le_bytes()));
+        blob.extend_from_slice(&strs);
+        let expect = crate::dedup_raw(&blob, None, &crate::Options::default()).unwrap();
+        let mut st = Stream::new();
+        // The second piece brings no new strings.
+        st.push(&u1, &strs).unwrap();
+        st.push(&u2, &[]).unwrap();
+        assert!(!st.gave_up());
+        let got = st.finish(Endian::Little, &[], &[]).unwrap();
+        assert_eq!(got.to_bytes(), expect);
+        // A string offset past the strings given so far is an error.
+        assert!(Stream::new().push(&u1, &strs[..3]).is_err());
+    }
+}
