@@ -89,8 +89,7 @@ pub(crate) fn whole_strings(section: Vec<u8>) -> BaseIndex {
         let s = ix.at(off as u32);
         let len = s.len();
         let mut i = str_hash(s) as usize & mask;
-        loop {
-            let Some(&o) = ix.slots.get(i) else { break };
+        while let Some(&o) = ix.slots.get(i) {
             if o == EMPTY {
                 if let Some(slot) = ix.slots.get_mut(i) {
                     *slot = off as u32;
