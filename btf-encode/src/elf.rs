@@ -143,7 +143,16 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
 
     let mut sections = Vec::new();
     for &name in DEBUG_SECTIONS {
-        let Some(sec) = file.section_by_name(name) else {
+        // A relocatable object can hold several sections of one name: GCC's
+        // DWARF 5 type units go into `.debug_info` sections of COMDAT groups
+        // beside the unit's own. pahole 1.24 reads DWARF through elfutils,
+        // which leaves grouped debug sections out, so the section read is
+        // the first of the name outside any group (else the first).
+        let Some(sec) = file
+            .sections()
+            .find(|s| s.name() == Ok(name) && !in_group(s))
+            .or_else(|| file.section_by_name(name))
+        else {
             continue;
         };
         let raw = sec
@@ -220,6 +229,14 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
         percpu_vars,
         invalid_percpu_names,
     })
+}
+
+/// Whether a section is a member of a section group (`SHF_GROUP`).
+fn in_group(s: &object::Section<'_, '_>) -> bool {
+    match s.flags() {
+        object::SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_GROUP) != 0,
+        _ => false,
+    }
 }
 
 fn apply_relocations(

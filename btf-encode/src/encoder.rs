@@ -527,13 +527,17 @@ impl<'o> Encoder<'o> {
             let var = spec.unwrap_or(v);
             let ty = cu.type_id(var.ty);
             if ty == 0 {
+                // pahole 1.24 says so and, without --btf_encode_force, drops
+                // this and the unit's remaining variables, yet goes on and
+                // succeeds (its loop breaks into the success path).
+                self.log.push(format!(
+                    "error: found variable '{}' in CU '{}' that has void type",
+                    sym.name, cu.name
+                ));
                 if self.opts.force {
                     continue;
                 }
-                return Err(Error::new(format!(
-                    "found variable '{}' in CU '{}' that has void type",
-                    sym.name, cu.name
-                )));
+                break;
             }
             if cu.size_of(ty) == 0 {
                 if self.opts.verbose {
