@@ -48,6 +48,7 @@ pub mod fields;
 pub mod kernel;
 pub mod kfunc;
 pub mod map;
+pub mod progs;
 
 pub use crate::dtor::{check_dtor_shape, DtorTable};
 pub use crate::fields::{Field, FieldType, Problem, Record};

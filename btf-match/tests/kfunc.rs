@@ -46,10 +46,12 @@ fn kfunc_argument_rules() {
     let Some(k) = kernel() else { return };
     let task = id(&k, "task_struct");
     let cg = id(&k, "cgroup");
-    let r = |ty, off, referenced| Arg::BtfId {
-        ty,
-        off,
-        referenced,
+    let r = |ty, off, referenced| {
+        if referenced {
+            Arg::referenced(ty).at(off)
+        } else {
+            Arg::trusted(ty).at(off)
+        }
     };
     // bpf_task_release(struct task_struct *): release, strict.
     assert_eq!(
@@ -57,7 +59,7 @@ fn kfunc_argument_rules() {
         Ok(())
     );
     let e = check_kfunc_call(&k, "bpf_task_release", KF_RELEASE, &[r(cg, 0, true)]).unwrap_err();
-    assert_eq!(e.arg, 0);
+    assert_eq!(e.arg, Some(0));
     assert!(
         e.message.contains(
             "expected pointer to STRUCT task_struct but R1 has a pointer to STRUCT cgroup"
