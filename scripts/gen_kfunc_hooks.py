@@ -36,6 +36,16 @@ def flags(text):
     return v
 
 
+def xdp_metadata(root):
+    """The kfuncs XDP_METADATA_KFUNC_xxx expands to (include/net/xdp.h)."""
+    try:
+        h = open(os.path.join(root, "include/net/xdp.h")).read()
+    except OSError:
+        return []
+    body = h.split("#define XDP_METADATA_KFUNC_xxx", 1)[-1].split("\n\n", 1)[0]
+    return re.findall(r"XDP_METADATA_KFUNC\(\s*\w+\s*,\s*\\?\s*\w+\s*,\s*\\?\s*(\w+)", body)
+
+
 def scan(root):
     sets = {}  # set name -> (file, entries, prog types)
     for d, _, files in os.walk(root):
@@ -62,8 +72,11 @@ def scan(root):
                 if END.search(line):
                     cur = None
                     continue
+                if cur and line.strip() == "XDP_METADATA_KFUNC_xxx":
+                    local[cur] += [(n, KF["KF_TRUSTED_ARGS"]) for n in xdp_metadata(root)]
+                    continue
                 m = ENTRY.search(line)
-                if m and cur:
+                if m and cur and not line.lstrip().startswith("#define"):
                     local[cur].append((m.group(1), flags(m.group(2))))
             idsets = {}
             for m in IDSET.finditer(s):

@@ -368,7 +368,9 @@ pub(crate) const SETS_V6_18: &[KfuncSet] = &[
         ("bpf_kfunc_call_memb_release", 0x2),
     ] },
     KfuncSet { name: "xdp_metadata_kfunc_ids", file: "net/core/xdp.c", prog_types: &[ProgType::Xdp], entries: &[
-        ("name", 0x10),
+        ("bpf_xdp_metadata_rx_timestamp", 0x10),
+        ("bpf_xdp_metadata_rx_hash", 0x10),
+        ("bpf_xdp_metadata_rx_vlan_tag", 0x10),
     ] },
     KfuncSet { name: "xfrm_ifc_kfunc_set", file: "net/xfrm/xfrm_interface_bpf.c", prog_types: &[ProgType::SchedCls], entries: &[
         ("bpf_skb_get_xfrm_info", 0x0),

@@ -37,37 +37,65 @@ pub const KF_RCU: u32 = 1 << 7;
 /// the same type. Non-strict: also a struct member (through arrays) starting
 /// exactly at `off`, then that member's first members at offset 0, recursively.
 pub fn struct_ids_match(btf: &Btf, id: TypeId, off: u32, need: TypeId, strict: bool) -> bool {
+    struct_ids_match_log(btf, id, off, need, strict).0
+}
+
+/// [`struct_ids_match`] with the line the kernel's `btf_struct_walk` logs
+/// when the walk stops at a pointer member (`cannot access ptr member ...`).
+pub fn struct_ids_match_log(
+    btf: &Btf,
+    id: TypeId,
+    off: u32,
+    need: TypeId,
+    strict: bool,
+) -> (bool, Option<String>) {
     let mut id = btf.skip_mods(id, true);
     let need = btf.skip_mods(need, true);
     if off == 0 && id == need {
-        return true;
+        return (true, None);
     }
     if strict {
-        return false;
+        return (false, None);
     }
     let mut off = off;
     for _ in 0..btf::MAX_RESOLVE_DEPTH {
-        let Some(next) = walk_struct(btf, id, off) else {
-            return false;
+        let next = match walk_struct(btf, id, off) {
+            Walk::Struct(n) => n,
+            Walk::Other => return (false, None),
+            Walk::Pointer(msg) => return (false, Some(msg)),
         };
         if next == need {
-            return true;
+            return (true, None);
         }
         id = next;
         off = 0;
     }
-    false
+    (false, None)
+}
+
+/// Where a one-byte walk at an offset ends.
+enum Walk {
+    /// A struct member starts exactly there.
+    Struct(TypeId),
+    /// A pointer member holds it: the kernel's log line.
+    Pointer(String),
+    /// A scalar, a hole, or past the end.
+    Other,
 }
 
 /// `btf_struct_walk` for a one-byte access at `off`: the struct member that
 /// starts exactly there (`WALK_STRUCT`), descending into members containing
 /// `off` on the way.
-fn walk_struct(btf: &Btf, id: TypeId, mut off: u32) -> Option<TypeId> {
+fn walk_struct(btf: &Btf, id: TypeId, mut off: u32) -> Walk {
     let mut t = btf.skip_mods(id, true);
     for _ in 0..btf::MAX_RESOLVE_DEPTH {
-        let ty = btf.type_by_id(t)?;
+        let Some(ty) = btf.type_by_id(t) else {
+            return Walk::Other;
+        };
         let kflag = ty.kind_flag;
-        let members = ty.members()?;
+        let Some(members) = ty.members() else {
+            return Walk::Other;
+        };
         let mut next = None;
         for m in members {
             let bit = m.bit_offset(kflag);
@@ -76,13 +104,19 @@ fn walk_struct(btf: &Btf, id: TypeId, mut off: u32) -> Option<TypeId> {
             }
             let moff = bit / 8;
             let mut mid = btf.skip_mods(m.ty, true);
-            let size = btf.resolve_size(mid, 8).ok()? as u32;
+            let Ok(size) = btf.resolve_size(mid, 8) else {
+                return Walk::Other;
+            };
+            let size = size as u32;
             if off < moff || off >= moff.saturating_add(size.max(1)) {
                 continue;
             }
             let mut rel = off - moff;
             while let Some(TypeData::Array(a)) = btf.type_by_id(mid).map(|x| &x.data) {
-                let esz = btf.resolve_size(a.elem, 8).ok()? as u32;
+                let Ok(esz) = btf.resolve_size(a.elem, 8) else {
+                    return Walk::Other;
+                };
+                let esz = esz as u32;
                 if esz == 0 {
                     break;
                 }
@@ -91,18 +125,27 @@ fn walk_struct(btf: &Btf, id: TypeId, mut off: u32) -> Option<TypeId> {
             }
             if btf.is_kind(mid, Kind::Struct) || btf.is_kind(mid, Kind::Union) {
                 if rel == 0 {
-                    return Some(mid);
+                    return Walk::Struct(mid);
                 }
                 next = Some((mid, rel));
                 break;
             }
-            return None;
+            if btf.is_kind(mid, Kind::Ptr) {
+                return Walk::Pointer(format!(
+                    "cannot access ptr member {} with moff {moff} in struct {} with off {off} size 1",
+                    btf.str_at(m.name_off).unwrap_or(""),
+                    btf.name_of(t)
+                ));
+            }
+            return Walk::Other;
         }
-        let (n, r) = next?;
+        let Some((n, r)) = next else {
+            return Walk::Other;
+        };
         t = n;
         off = r;
     }
-    None
+    Walk::Other
 }
 
 /// How far the verifier trusts a `PTR_TO_BTF_ID` register.
@@ -599,13 +642,13 @@ pub fn check_kfunc_args(
                 let strict = (release && referenced) || (v61 && trusted);
                 let rt = btf.skip_mods(ty, true);
                 let rname = btf.name_of(rt).to_string();
-                if !struct_ids_match(btf, ty, off, target, strict)
-                    && (v61 || !is_projection_of(&tname, &rname))
-                {
+                let (same, walk) = struct_ids_match_log(btf, ty, off, target, strict);
+                if !same && (v61 || !is_projection_of(&tname, &rname)) {
+                    let walk = walk.map(|w| w + "\n").unwrap_or_default();
                     return bad(
                         at,
                         format!(
-                            "kernel function {name} args#{i} expected pointer to {tkind} {tname} but R{reg} has a pointer to {} {rname}",
+                            "{walk}kernel function {name} args#{i} expected pointer to {tkind} {tname} but R{reg} has a pointer to {} {rname}",
                             kind_str(btf, rt)
                         ),
                     );
