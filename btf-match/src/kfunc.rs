@@ -667,7 +667,7 @@ pub fn check_kfunc_args(
                     let pn = btf.str_at(n.name_off).unwrap_or("");
                     pn.ends_with("__sz") || pn.ends_with("__szk")
                 });
-                if !is_scalar_or_scalar_struct(btf, target, 0) && !(mem_size && void) {
+                if !(is_scalar_or_scalar_struct(btf, target, 0) || (mem_size && void)) {
                     return bad(
                         at,
                         format!(

@@ -800,13 +800,12 @@ fn types(k: &Kernel, b: &Built) -> Types {
     }
 }
 
-/// Runs the cases `pick` selects; returns (compared, accepted, rejected,
-/// not verified, disagreements).
-fn run(pick: impl Fn(&Case) -> bool) -> Option<(usize, usize, usize, Vec<String>, Vec<String>)> {
-    if !oracle(
-        btfkit_tests::SYS_VMLINUX.len() > 0 && unsafe_is_root(),
-        "root (BPF_PROG_LOAD)",
-    ) {
+/// What a run found: (compared, accepted, rejected, not verified, disagreements).
+type Outcome = (usize, usize, usize, Vec<String>, Vec<String>);
+
+/// Runs the cases `pick` selects.
+fn run(pick: impl Fn(&Case) -> bool) -> Option<Outcome> {
+    if !oracle(is_root(), "root (BPF_PROG_LOAD)") {
         return None;
     }
     let b = build()?;
@@ -870,7 +869,7 @@ fn run(pick: impl Fn(&Case) -> bool) -> Option<(usize, usize, usize, Vec<String>
     Some((n, acc, rej, unverified, bad))
 }
 
-fn unsafe_is_root() -> bool {
+fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
