@@ -687,12 +687,19 @@ fn error_line(log: &str) -> (String, String) {
     (call, block.join("\n"))
 }
 
+#[derive(Clone)]
 struct Built {
     dir: PathBuf,
     loader: PathBuf,
 }
 
+/// The objects and the loader, built once for both tests.
 fn build() -> Option<Built> {
+    static B: std::sync::OnceLock<Option<Built>> = std::sync::OnceLock::new();
+    B.get_or_init(build_once).clone()
+}
+
+fn build_once() -> Option<Built> {
     if !oracle_program("clang")
         || !oracle_program("bpftool")
         || !oracle_program("cc")
