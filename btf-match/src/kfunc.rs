@@ -417,9 +417,9 @@ fn is_ctx_param(kernel: &Kernel, btf: &Btf, param: TypeId, prog: &Prog) -> bool 
     !name.is_empty() && kernel.btf.name_of(view) == name
 }
 
-/// Checks a call of kfunc `name` with `KF_*` `flags` and argument registers
-/// `args` against its prototype, for an XDP-less caller (no context
-/// parameters recognised): [`check_kfunc_args`] with program type `UNSPEC`.
+/// Checks a call of kfunc `name` with `KF_*` `flags` (given, not looked up)
+/// and argument registers `args` against its prototype: [`check_kfunc_args`]
+/// for a program of type `UNSPEC` (no parameter is taken for its context).
 pub fn check_kfunc_call(
     kernel: &Kernel,
     name: &str,
