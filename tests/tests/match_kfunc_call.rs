@@ -378,6 +378,52 @@ fn cases(t: &Types) -> Vec<Case> {
                 vec![Arg::Null, Arg::Mem { size: 4 }, Arg::Mem { size: 4 }],
             )],
         ),
+        c(
+            tr,
+            "t_scalar_gets_pointer",
+            tp,
+            vec![Kfunc("bpf_cgroup_from_id", vec![Arg::trusted(task)])],
+        ),
+        // bpf_cpumask_and(struct bpf_cpumask *, const struct cpumask *, const struct cpumask *).
+        c(
+            tr,
+            "t_cpumask_and_mixed",
+            tp,
+            vec![
+                Kfunc("bpf_cpumask_create", vec![]),
+                Kfunc(
+                    "bpf_cpumask_and",
+                    vec![
+                        Arg::referenced(bm),
+                        Arg::trusted(t.cpumask),
+                        Arg::referenced(bm),
+                    ],
+                ),
+                Kfunc("bpf_cpumask_release", vec![Arg::referenced(bm)]),
+            ],
+        ),
+        c(
+            tr,
+            "t_cpumask_and_dst_not_bpf_cpumask",
+            tp,
+            vec![
+                Kfunc("bpf_cpumask_create", vec![]),
+                Kfunc(
+                    "bpf_cpumask_and",
+                    vec![
+                        Arg::trusted(t.cpumask),
+                        Arg::trusted(t.cpumask),
+                        Arg::referenced(bm),
+                    ],
+                ),
+            ],
+        ),
+        c(
+            tr,
+            "t_ancestor_null",
+            tp,
+            vec![Kfunc("bpf_cgroup_ancestor", vec![Arg::Null, Arg::Scalar])],
+        ),
         // syscall programs.
         c(
             "syscall",

@@ -20,6 +20,8 @@ extern struct bpf_cpumask *bpf_cpumask_acquire(struct bpf_cpumask *cpumask) __ks
 extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
 extern void bpf_cpumask_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) __ksym;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym;
+extern bool bpf_cpumask_and(struct bpf_cpumask *dst, const struct cpumask *src1,
+			    const struct cpumask *src2) __ksym;
 extern u32 bpf_cpumask_first(const struct cpumask *cpumask) __ksym;
 extern int bpf_sock_destroy(struct sock_common *sock) __ksym;
 extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, u32 *hash,

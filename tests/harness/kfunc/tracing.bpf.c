@@ -345,3 +345,43 @@ int BPF_PROG(t_not_allowed_xdp_rx_hash, struct task_struct *p)
 	enum xdp_rss_hash_type r = 0;
 	return bpf_xdp_metadata_rx_hash((const struct xdp_md *)0, &h, &r);
 }
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(t_scalar_gets_pointer, struct task_struct *p)
+{
+	struct cgroup *c = bpf_cgroup_from_id((u64)p);
+	if (c)
+		bpf_cgroup_release(c);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(t_cpumask_and_mixed, struct task_struct *p)
+{
+	struct bpf_cpumask *m = bpf_cpumask_create();
+	if (!m)
+		return 0;
+	bpf_cpumask_and(m, p->cpus_ptr, (const struct cpumask *)m);
+	bpf_cpumask_release(m);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(t_cpumask_and_dst_not_bpf_cpumask, struct task_struct *p)
+{
+	struct bpf_cpumask *m = bpf_cpumask_create();
+	if (!m)
+		return 0;
+	bpf_cpumask_and((struct bpf_cpumask *)p->cpus_ptr, p->cpus_ptr, (const struct cpumask *)m);
+	bpf_cpumask_release(m);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(t_ancestor_null, struct task_struct *p)
+{
+	struct cgroup *c = bpf_cgroup_ancestor((struct cgroup *)0, 1);
+	if (c)
+		bpf_cgroup_release(c);
+	return 0;
+}
