@@ -6,6 +6,21 @@ use btf::{Kind, NameIndex, TypeId};
 use btf_match::{check_map_value, Kernel, MapSpec, MapType, Version};
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the process quietly when the reader has gone
+/// (`btf-match kfuncs | head`), and with exit 2 on other write errors.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("btf-match: cannot write the output: {e}");
+            std::process::exit(2);
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "btf-match",
@@ -110,12 +125,13 @@ fn map_value(
     let spec = MapSpec::usual(mt, key, value, value_size, flags);
     match check_map_value(&raw, &kernel, &spec) {
         Ok(v) => {
-            println!(
+            say!(
                 "struct {type_name}: {value_size} bytes, {} map, kernel {} rules: accepted",
-                mt, kernel.version
+                mt,
+                kernel.version
             );
             if let Some(p) = &v.plain_data {
-                println!("  no special fields: the field search fails ({p}), the kernel keeps the value as plain data");
+                say!("  no special fields: the field search fails ({p}), the kernel keeps the value as plain data");
             }
             for f in &v.record.fields {
                 let pointee = match &f.pointee {
@@ -133,7 +149,7 @@ fn map_value(
                     }
                     None => String::new(),
                 };
-                println!(
+                say!(
                     "  {:>5} {:>3} {:<15} {}{pointee}",
                     f.offset,
                     f.size,
@@ -144,7 +160,7 @@ fn map_value(
             Ok(true)
         }
         Err(r) => {
-            println!("{btf_path}: {r}");
+            say!("{btf_path}: {r}");
             Ok(false)
         }
     }
@@ -178,9 +194,9 @@ fn prog_types_text(version: Version, set: &str) -> String {
 /// The version's built-in table.
 fn kfunc_table(version: Version) {
     use btf_match::btf_ids::flag_names;
-    println!("kernel {version} kfunc sets (register_btf_kfunc_id_set):");
+    say!("kernel {version} kfunc sets (register_btf_kfunc_id_set):");
     for s in btf_match::progs::kfunc_sets(version) {
-        println!(
+        say!(
             "set8 {} ({} entries, {}): {}",
             s.name,
             s.entries.len(),
@@ -188,7 +204,7 @@ fn kfunc_table(version: Version) {
             prog_types_text(version, s.name)
         );
         for (name, flags) in s.entries {
-            println!("  {name} flags {flags:#x} {}", flag_names(*flags));
+            say!("  {name} flags {flags:#x} {}", flag_names(*flags));
         }
     }
 }
@@ -206,7 +222,7 @@ fn kfuncs(path: Option<&str>, kernel: Option<&str>) -> Result<bool, String> {
     let ids = BtfIds::read(&data).map_err(|e| format!("{path}: {e}"))?;
     let mut ok = true;
     for set in &ids.sets {
-        println!(
+        say!(
             "set8 {} ({} entries, flags {:#x}; program types ({version}): {})",
             set.name,
             set.entries.len(),
@@ -228,7 +244,7 @@ fn kfuncs(path: Option<&str>, kernel: Option<&str>) -> Result<bool, String> {
                 "" => e.name.as_str(),
                 n => n,
             };
-            println!(
+            say!(
                 "  [{}] {name} flags {:#x} {}{check}",
                 e.id,
                 e.flags,
@@ -245,9 +261,13 @@ fn kfuncs(path: Option<&str>, kernel: Option<&str>) -> Result<bool, String> {
                 format!("BAD: {m}")
             }
         };
-        println!(
+        say!(
             "dtor {}: struct {} [{}] -> {} [{}]: {check}",
-            p.list, p.struct_name, p.struct_id, p.func_name, p.func_id
+            p.list,
+            p.struct_name,
+            p.struct_id,
+            p.func_name,
+            p.func_id
         );
     }
     Ok(ok)
