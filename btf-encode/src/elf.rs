@@ -71,8 +71,11 @@ pub struct ElfFunction {
 pub struct ReadOptions {
     /// The `STT_OBJECT` symbols by section (`global_var`).
     pub objects: bool,
-    /// The kfuncs of `.BTF_ids` (`decl_tag_kfuncs`).
+    /// The kfuncs of `.BTF_ids` (`decl_tag_kfuncs`; implies
+    /// [`ReadOptions::function_table`]).
     pub kfuncs: bool,
+    /// pahole 1.31's function table ([`ElfInfo::function_table`]).
+    pub function_table: bool,
 }
 
 /// What the encoder needs of the ELF file.
@@ -100,7 +103,8 @@ pub struct ElfInfo<'data> {
     /// `STT_OBJECT` symbols as (section index, name), sorted (only with
     /// [`ReadOptions::objects`]).
     pub objects: Vec<(usize, String)>,
-    /// pahole 1.31's function table, sorted by name.
+    /// pahole 1.31's function table, sorted by name (only with
+    /// [`ReadOptions::function_table`] or [`ReadOptions::kfuncs`]).
     pub function_table: Vec<ElfFunction>,
 }
 
@@ -265,7 +269,7 @@ pub fn read_with(data: &[u8], ro: ReadOptions) -> Result<ElfInfo<'_>> {
             if kind == object::elf::STT_FUNC {
                 if let Ok(n) = sym.name() {
                     functions.push(n.to_string());
-                    if !has_non_function_suffix(n) {
+                    if (ro.function_table || ro.kfuncs) && !has_non_function_suffix(n) {
                         let cut = n.split('.').next().unwrap_or(n);
                         function_syms.push((cut.to_string(), sym.address()));
                     }

@@ -126,7 +126,11 @@ impl<'o> Encoder<'o> {
             func_states: Vec::new(),
             datasecs: Default::default(),
             function_table: elf.function_table.clone(),
-            section_names: elf.section_headers.iter().map(|s| s.name.clone()).collect(),
+            section_names: if opts.global_var {
+                elf.section_headers.iter().map(|s| s.name.clone()).collect()
+            } else {
+                Vec::new()
+            },
             log: Vec::new(),
         }
     }

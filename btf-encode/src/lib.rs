@@ -208,6 +208,7 @@ fn encode_words(
         elf::ReadOptions {
             objects: opts.global_var,
             kfuncs: opts.tag_kfuncs,
+            function_table: opts.new_functions,
         },
     )?;
     if let Some(name) = info.invalid_percpu_names.first() {
