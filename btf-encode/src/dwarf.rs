@@ -60,6 +60,10 @@ pub struct Param<'a> {
     pub ty: Ref,
     /// `DW_AT_abstract_origin`, when the parameter has no `DW_AT_type`.
     pub origin: Option<usize>,
+    /// One of the first parameters the ABI passes in registers, whose
+    /// location names another register (pahole 1.25+'s `unexpected_reg`;
+    /// only with [`LoadOptions::param_locations`]).
+    pub unexpected_reg: bool,
 }
 
 /// The kind of a type table entry.
@@ -174,6 +178,10 @@ pub struct Variable<'a> {
     pub specification: Option<usize>,
     /// Address when the location is `DW_OP_addr`/`DW_OP_addrx` (pahole's global scope).
     pub addr: Option<u64>,
+    /// A child of the unit DIE (pahole's `top_level`).
+    pub top_level: bool,
+    /// `DW_AT_artificial`.
+    pub artificial: bool,
     /// Type.
     pub ty: Ref,
     /// `btf_decl_tag` annotations.
@@ -231,7 +239,7 @@ struct Snap<'a> {
     vals: [Option<AttributeValue<R<'a>>>; SNAP_COUNT],
 }
 
-const SNAP_COUNT: usize = 17;
+const SNAP_COUNT: usize = 18;
 
 fn snap_slot(at: gimli::DwAt) -> Option<usize> {
     Some(match at {
@@ -252,6 +260,7 @@ fn snap_slot(at: gimli::DwAt) -> Option<usize> {
         dw::DW_AT_const_value => 14,
         dw::DW_AT_location => 15,
         dw::DW_AT_language => 16,
+        dw::DW_AT_artificial => 17,
         _ => return None,
     })
 }
@@ -283,6 +292,26 @@ impl<'a> Snap<'a> {
     }
 }
 
+/// The operations of an expression: each one's opcode and, for
+/// `DW_OP_entry_value`, its sub-expression. `None` if it does not parse.
+fn ops_of(r: R<'_>, enc: gimli::Encoding) -> Option<Vec<(u8, Option<R<'_>>)>> {
+    let mut out = Vec::new();
+    let mut rest = r;
+    while !gimli::Reader::is_empty(&rest) {
+        let atom = *rest.slice().first()?;
+        let op = gimli::Operation::parse(&mut rest, enc).ok()?;
+        let sub = match op {
+            gimli::Operation::EntryValue { expression } => Some(expression),
+            _ => None,
+        };
+        out.push((atom, sub));
+        if out.len() > 64 {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 /// Limits the nesting the decoder follows (crafted input).
 const MAX_DEPTH: usize = 512;
 
@@ -292,6 +321,10 @@ struct Ctx<'a, 'd> {
     unit: &'d gimli::Unit<R<'a>>,
     skip_decl_tag: bool,
     skip_type_tag: bool,
+    param_locations: bool,
+    /// The DWARF register numbers of the parameters the ABI passes in
+    /// registers, in order (pahole's `register_params`).
+    register_params: &'static [u8],
     cu: Cu<'a>,
 }
 
@@ -314,6 +347,29 @@ pub struct LoadOptions {
     pub skip_decl_tag: bool,
     /// `--skip_encoding_btf_type_tag`.
     pub skip_type_tag: bool,
+    /// Read the locations of the register parameters of functions
+    /// ([`Param::unexpected_reg`]).
+    pub param_locations: bool,
+    /// The DWARF register numbers of the register parameters (x86-64:
+    /// `[5, 4, 1, 2, 8, 9]`; see [`register_params`]).
+    pub register_params: &'static [u8],
+}
+
+/// pahole's `arch__nr_register_params` / `register_params` by ELF machine:
+/// the DWARF register numbers holding the first parameters.
+pub fn register_params(machine: u16) -> &'static [u8] {
+    use object::elf;
+    match machine {
+        elf::EM_X86_64 => &[5, 4, 1, 2, 8, 9],
+        elf::EM_S390 => &[2, 3, 4, 5, 6],
+        elf::EM_ARM
+        | elf::EM_AARCH64
+        | elf::EM_RISCV
+        | elf::EM_LOONGARCH
+        | elf::EM_PPC
+        | elf::EM_PPC64 => &[0, 1, 2, 3, 4, 5, 6, 7],
+        _ => &[],
+    }
 }
 
 /// Decodes one unit. Returns `None` for units pahole skips (skeleton and
@@ -328,6 +384,8 @@ pub fn decode_unit<'a>(
         unit,
         skip_decl_tag: opts.skip_decl_tag,
         skip_type_tag: opts.skip_type_tag,
+        param_locations: opts.param_locations,
+        register_params: opts.register_params,
         cu: Cu {
             unit_start: unit
                 .header
@@ -464,6 +522,97 @@ impl<'a> Ctx<'a, '_> {
                 .ok()
         } else {
             None
+        }
+    }
+
+    /// pahole's `parameter__reg` test: whether a parameter that should be
+    /// in DWARF register `expected` has a location naming another one. The
+    /// register found: `DW_OP_regN` as the first location's only operation,
+    /// or `DW_OP_entry_value(DW_OP_regN)` as any location's (a trailing
+    /// `DW_OP_stack_value` ignored); the expected one anywhere wins. A
+    /// location without a register is "optimized out", not unexpected.
+    fn unexpected_reg(&self, e: &Snap<'a>, expected: u8) -> bool {
+        let Some(v) = e.get(dw::DW_AT_location) else {
+            return false;
+        };
+        let expected = dw::DW_OP_reg0.0 + expected;
+        let enc = self.unit.encoding();
+        let mut exprs: Vec<R<'a>> = Vec::new();
+        match v {
+            AttributeValue::Exprloc(gimli::Expression(r)) | AttributeValue::Block(r) => {
+                exprs.push(r)
+            }
+            AttributeValue::LocationListsRef(o) => {
+                self.loc_list(gimli::LocationListsOffset(o.0), &mut exprs)
+            }
+            AttributeValue::SecOffset(o) => {
+                self.loc_list(gimli::LocationListsOffset(o), &mut exprs)
+            }
+            AttributeValue::DebugLocListsIndex(i) => {
+                if let Ok(o) = self.dwarf.locations_offset(self.unit, i) {
+                    self.loc_list(o, &mut exprs)
+                }
+            }
+            _ => return false,
+        }
+        let mut found: Option<u8> = None;
+        for (n, r) in exprs.into_iter().enumerate() {
+            let Some(ops) = ops_of(r, enc) else {
+                continue;
+            };
+            let mut ops = ops.as_slice();
+            if ops.len() > 1 && ops[ops.len() - 1].0 == dw::DW_OP_stack_value.0 {
+                ops = &ops[..ops.len() - 1];
+            }
+            let [(atom, sub)] = ops else {
+                continue;
+            };
+            if (dw::DW_OP_reg0.0..=dw::DW_OP_reg31.0).contains(atom) {
+                if n != 0 {
+                    continue;
+                }
+                found = Some(*atom);
+                if *atom == expected {
+                    return false;
+                }
+            } else if *atom == dw::DW_OP_entry_value.0 || *atom == dw::DW_OP_GNU_entry_value.0 {
+                if let Some(sub) = sub.and_then(|s| ops_of(s, enc)) {
+                    if let [(a, _)] = sub.as_slice() {
+                        found = Some(*a);
+                        if *a == expected {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        found.is_some()
+    }
+
+    /// The expressions of a location list, in order (a list that cannot be
+    /// read gives what was read before the error).
+    fn loc_list(&self, off: gimli::LocationListsOffset, out: &mut Vec<R<'a>>) {
+        let Ok(mut it) = self.dwarf.locations(self.unit, off) else {
+            return;
+        };
+        // Raw entries: libdw hands out empty ranges too (gimli's `next`
+        // skips them), and pahole counts them.
+        while let Ok(Some(l)) = it.next_raw() {
+            use gimli::RawLocListEntry as E;
+            let data = match l {
+                E::AddressOrOffsetPair { data, .. }
+                | E::StartxEndx { data, .. }
+                | E::StartxLength { data, .. }
+                | E::OffsetPair { data, .. }
+                | E::DefaultLocation { data }
+                | E::StartEnd { data, .. }
+                | E::StartLength { data, .. } => data,
+                E::BaseAddress { .. } | E::BaseAddressx { .. } => continue,
+            };
+            out.push(data.0);
+            if out.len() > 4096 {
+                break;
+            }
         }
     }
 
@@ -726,6 +875,7 @@ impl<'a> Ctx<'a, '_> {
                             name: self.string(&ce, dw::DW_AT_name),
                             ty: self.type_ref(&ce),
                             origin: None,
+                            unexpected_reg: false,
                         }),
                         dw::DW_TAG_unspecified_parameters => varargs = true,
                         _ => {
@@ -756,7 +906,7 @@ impl<'a> Ctx<'a, '_> {
                 self.function_body(node, Some(&mut f), depth)?;
                 Made::Function(f)
             }
-            dw::DW_TAG_variable => Made::Variable(self.variable(node)?),
+            dw::DW_TAG_variable => Made::Variable(self.variable(node, depth == 0)?),
             dw::DW_TAG_namespace => {
                 let mut ch = node.children();
                 while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
@@ -855,6 +1005,7 @@ impl<'a> Ctx<'a, '_> {
     fn variable(
         &mut self,
         node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
+        top_level: bool,
     ) -> Result<Variable<'a>> {
         let e = Snap::new(node.entry());
         let declaration = self.has(&e, dw::DW_AT_declaration);
@@ -878,6 +1029,8 @@ impl<'a> Ctx<'a, '_> {
             },
             ty: self.type_ref(&e),
             annots,
+            top_level,
+            artificial: self.has(&e, dw::DW_AT_artificial),
         })
     }
 
@@ -931,12 +1084,22 @@ impl<'a> Ctx<'a, '_> {
                                 self.annotation(&Snap::new(g.entry()), param_idx, &mut f.annots);
                             }
                         }
-                        f.params.push(Param { name, ty, origin });
+                        let unexpected_reg = self.param_locations
+                            && usize::try_from(param_idx)
+                                .ok()
+                                .and_then(|i| self.register_params.get(i))
+                                .is_some_and(|&r| self.unexpected_reg(&ce, r));
+                        f.params.push(Param {
+                            name,
+                            ty,
+                            origin,
+                            unexpected_reg,
+                        });
                     }
                     param_idx += 1;
                 }
                 dw::DW_TAG_variable => {
-                    let v = self.variable(c)?;
+                    let v = self.variable(c, false)?;
                     self.cu.variables.push(v);
                 }
                 dw::DW_TAG_unspecified_parameters => {

@@ -41,12 +41,51 @@ pub struct PercpuSection {
     pub size: u64,
 }
 
+/// An ELF section header, as pahole 1.31 indexes them for its variables.
+#[derive(Clone, Debug)]
+pub struct SectionInfo {
+    /// Section name.
+    pub name: String,
+    /// Address (after layout, for relocatable objects).
+    pub addr: u64,
+    /// Size.
+    pub size: u64,
+    /// `SHT_PROGBITS` or `SHT_NOBITS`: where variables can be.
+    pub data_or_bss: bool,
+}
+
+/// One entry of pahole 1.31's ELF function table: the `STT_FUNC` symbols
+/// of one name cut at its first `.` (`.cold` and `.part` pieces left out).
+#[derive(Clone, Debug)]
+pub struct ElfFunction {
+    /// The name, cut at the first `.`.
+    pub name: String,
+    /// Symbols of this name at more than one address.
+    pub ambiguous: bool,
+    /// Listed by a `BTF_SET8` kfunc set of `.BTF_ids`: its kfunc flags.
+    pub kfunc: Option<u32>,
+}
+
+/// What [`read_with`] collects beyond what pahole 1.24's rules need.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// The `STT_OBJECT` symbols by section (`global_var`).
+    pub objects: bool,
+    /// The kfuncs of `.BTF_ids` (`decl_tag_kfuncs`; implies
+    /// [`ReadOptions::function_table`]).
+    pub kfuncs: bool,
+    /// pahole 1.31's function table ([`ElfInfo::function_table`]).
+    pub function_table: bool,
+}
+
 /// What the encoder needs of the ELF file.
 pub struct ElfInfo<'data> {
     /// Byte order.
     pub endian: Endian,
     /// `ET_REL`.
     pub is_rel: bool,
+    /// `e_machine`.
+    pub machine: u16,
     /// Debug sections by gimli section id name (`.debug_info`, ...).
     pub sections: Vec<(&'static str, Cow<'data, [u8]>)>,
     /// Whether there is a `.symtab`.
@@ -59,6 +98,30 @@ pub struct ElfInfo<'data> {
     pub percpu_vars: Vec<PercpuSym>,
     /// Per-CPU symbols with names BTF does not accept.
     pub invalid_percpu_names: Vec<String>,
+    /// Every section header, by index (index 0: the null section).
+    pub section_headers: Vec<SectionInfo>,
+    /// `STT_OBJECT` symbols as (section index, name), sorted (only with
+    /// [`ReadOptions::objects`]).
+    pub objects: Vec<(usize, String)>,
+    /// pahole 1.31's function table, sorted by name (only with
+    /// [`ReadOptions::function_table`] or [`ReadOptions::kfuncs`]).
+    pub function_table: Vec<ElfFunction>,
+}
+
+impl ElfInfo<'_> {
+    /// The entry of [`ElfInfo::function_table`] of this name.
+    pub fn function(&self, name: &[u8]) -> Option<usize> {
+        self.function_table
+            .binary_search_by(|f| f.name.as_bytes().cmp(name))
+            .ok()
+    }
+
+    /// Whether an `STT_OBJECT` symbol of this name is in section `shndx`.
+    pub fn has_object(&self, shndx: usize, name: &[u8]) -> bool {
+        self.objects
+            .binary_search_by(|(i, n)| (*i, n.as_bytes()).cmp(&(shndx, name)))
+            .is_ok()
+    }
 }
 
 const DEBUG_SECTIONS: &[&str] = &[
@@ -99,8 +162,13 @@ pub fn btf_name_valid(name: &str) -> bool {
         .all(|&c| c == b'_' || c == b'.' || c.is_ascii_alphanumeric())
 }
 
-/// Reads the ELF file.
+/// Reads the ELF file (what pahole 1.24's rules need).
 pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
+    read_with(data, ReadOptions::default())
+}
+
+/// Reads the ELF file, with the extra tables `ro` asks for.
+pub fn read_with(data: &[u8], ro: ReadOptions) -> Result<ElfInfo<'_>> {
     let file = object::File::parse(data).map_err(elf_err)?;
     if file.format() != object::BinaryFormat::Elf {
         return Err(Error::new("not an ELF file"));
@@ -143,7 +211,16 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
 
     let mut sections = Vec::new();
     for &name in DEBUG_SECTIONS {
-        let Some(sec) = file.section_by_name(name) else {
+        // A relocatable object can hold several sections of one name: GCC's
+        // DWARF 5 type units go into `.debug_info` sections of COMDAT groups
+        // beside the unit's own. pahole 1.24 reads DWARF through elfutils,
+        // which leaves grouped debug sections out, so the section read is
+        // the first of the name outside any group (else the first).
+        let Some(sec) = file
+            .sections()
+            .find(|s| s.name() == Ok(name) && !in_group(s))
+            .or_else(|| file.section_by_name(name))
+        else {
             continue;
         };
         let raw = sec
@@ -166,6 +243,29 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
         addr: addr_of.get(s.index().0).copied().unwrap_or(0),
         size: s.size(),
     });
+    let mut section_headers = Vec::new();
+    for s in file.sections() {
+        let idx = s.index().0;
+        if section_headers.len() <= idx {
+            section_headers.resize(
+                idx + 1,
+                SectionInfo {
+                    name: String::new(),
+                    addr: 0,
+                    size: 0,
+                    data_or_bss: false,
+                },
+            );
+        }
+        section_headers[idx] = SectionInfo {
+            name: s.name().unwrap_or("").to_string(),
+            addr: addr_of.get(idx).copied().unwrap_or(0),
+            size: s.size(),
+            data_or_bss: section_is_data_or_bss(&file, idx),
+        };
+    }
+    let mut objects = Vec::new();
+    let mut function_syms: Vec<(String, u64)> = Vec::new();
     let mut functions = Vec::new();
     let mut percpu_vars = Vec::new();
     let mut invalid_percpu_names = Vec::new();
@@ -178,10 +278,19 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
             if kind == object::elf::STT_FUNC {
                 if let Ok(n) = sym.name() {
                     functions.push(n.to_string());
+                    if (ro.function_table || ro.kfuncs) && !has_non_function_suffix(n) {
+                        let cut = n.split('.').next().unwrap_or(n);
+                        function_syms.push((cut.to_string(), sym.address()));
+                    }
                 }
             }
             if kind != object::elf::STT_OBJECT {
                 continue;
+            }
+            if ro.objects {
+                if let (object::SymbolSection::Section(idx), Ok(n)) = (sym.section(), sym.name()) {
+                    objects.push((idx.0, n.to_string()));
+                }
             }
             let (Some(ps), object::SymbolSection::Section(idx)) = (&percpu_sec, sym.section())
             else {
@@ -209,17 +318,98 @@ pub fn read(data: &[u8]) -> Result<ElfInfo<'_>> {
     }
     functions.sort();
     functions.dedup();
+    objects.sort();
+    objects.dedup();
     percpu_vars.sort_by_key(|v| v.offset);
+    // Stable: the symbols of one name stay in symbol-table order.
+    function_syms.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut function_table: Vec<ElfFunction> = Vec::new();
+    let mut first_addr = 0u64;
+    for (name, addr) in function_syms {
+        match function_table.last_mut() {
+            Some(f) if f.name == name => {
+                if first_addr != 0 && first_addr != addr {
+                    f.ambiguous = true;
+                } else {
+                    first_addr = addr;
+                }
+            }
+            _ => {
+                first_addr = addr;
+                function_table.push(ElfFunction {
+                    name,
+                    ambiguous: false,
+                    kfunc: None,
+                });
+            }
+        }
+    }
+    if ro.kfuncs {
+        for (name, flags) in crate::kfuncs::collect(data)? {
+            if let Ok(i) = function_table.binary_search_by(|f| f.name.as_str().cmp(&name)) {
+                function_table[i].kfunc = Some(flags);
+            }
+        }
+    }
+    let machine = {
+        use object::read::elf::FileHeader;
+        match &file {
+            object::File::Elf64(f) => f.elf_header().e_machine(f.endian()),
+            object::File::Elf32(f) => f.elf_header().e_machine(f.endian()),
+            _ => 0,
+        }
+    };
     Ok(ElfInfo {
         endian,
         is_rel,
+        machine,
         sections,
         has_symtab,
         functions,
         percpu,
         percpu_vars,
         invalid_percpu_names,
+        section_headers,
+        objects,
+        function_table,
     })
+}
+
+/// Whether a section is a member of a section group (`SHF_GROUP`).
+fn in_group(s: &object::Section<'_, '_>) -> bool {
+    match s.flags() {
+        object::SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_GROUP) != 0,
+        _ => false,
+    }
+}
+
+/// pahole's `str_contains_non_fn_suffix`: a `.cold` or `.part` after the
+/// first `.` of a symbol name marks a piece, not a function.
+fn has_non_function_suffix(name: &str) -> bool {
+    match name.find('.') {
+        Some(i) => name[i..].contains(".cold") || name[i..].contains(".part"),
+        None => false,
+    }
+}
+
+/// Whether section `idx` is `SHT_PROGBITS` or `SHT_NOBITS`.
+fn section_is_data_or_bss(file: &object::File<'_>, idx: usize) -> bool {
+    use object::read::elf::SectionHeader;
+    let sh_type = match file {
+        object::File::Elf64(f) => f
+            .elf_section_table()
+            .section(object::SectionIndex(idx))
+            .map(|s| s.sh_type(f.endian())),
+        object::File::Elf32(f) => f
+            .elf_section_table()
+            .section(object::SectionIndex(idx))
+            .map(|s| s.sh_type(f.endian())),
+        _ => return false,
+    };
+    matches!(
+        sh_type,
+        Ok(object::elf::SHT_PROGBITS) | Ok(object::elf::SHT_NOBITS)
+    )
 }
 
 fn apply_relocations(

@@ -13,10 +13,24 @@ use object::build::elf::{Builder, SectionData};
 
 /// The ELF `data` with `btf` as its `.BTF` section.
 pub fn with_btf_section(data: &[u8], btf: &[u8]) -> Result<Vec<u8>> {
+    with_sections(data, &[(".BTF", btf)])
+}
+
+/// The ELF `data` with each `(name, bytes)` as a section of that name,
+/// replacing one there is (`distilled_base`: `.BTF` and `.BTF.base`).
+pub fn with_sections(data: &[u8], sections: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let mut data = data.to_vec();
+    for (name, bytes) in sections {
+        data = with_section(&data, name.as_bytes(), bytes)?;
+    }
+    Ok(data)
+}
+
+fn with_section(data: &[u8], name: &[u8], btf: &[u8]) -> Result<Vec<u8>> {
     let mut b = Builder::read(data).map_err(|e| Error::new(format!("cannot rewrite ELF: {e}")))?;
     let mut found = false;
     for s in b.sections.iter_mut() {
-        if s.delete || s.name.as_slice() != b".BTF" {
+        if s.delete || s.name.as_slice() != name {
             continue;
         }
         if found {
@@ -29,7 +43,7 @@ pub fn with_btf_section(data: &[u8], btf: &[u8]) -> Result<Vec<u8>> {
     }
     if !found {
         let s = b.sections.add();
-        s.name = (&b".BTF"[..]).into();
+        s.name = name.to_vec().into();
         s.sh_type = object::elf::SHT_PROGBITS;
         s.sh_flags = 0;
         s.sh_addralign = 1;

@@ -44,8 +44,31 @@ pub struct Encoder<'o> {
     /// ELF function names (sorted) and whether a FUNC was made for each.
     functions: Vec<(String, bool)>,
     secinfo: Vec<VarSecInfo>,
+    /// pahole 1.31's rules: the functions saved for [`Encoder::finish`].
+    func_states: Vec<FuncState>,
+    /// pahole 1.31's variables: section index to its variables.
+    datasecs: std::collections::BTreeMap<usize, Vec<VarSecInfo>>,
+    /// pahole 1.31's function table (ELF functions by cut name).
+    function_table: Vec<crate::elf::ElfFunction>,
+    /// Section names by index (pahole 1.31's variables).
+    section_names: Vec<String>,
     /// Messages for `-V`.
     pub log: Vec<String>,
+}
+
+/// One instance of a function, saved by pahole 1.31's rules until the last
+/// unit (its `btf_encoder_func_state`).
+struct FuncState {
+    /// Index in the function table.
+    elf: usize,
+    /// Return type id.
+    ret: u32,
+    /// Parameters (name offset, type id); `...` is (0, 0).
+    params: Vec<(u32, u32)>,
+    /// `btf_decl_tag`s (value offset, component index).
+    annots: Vec<(u32, i32)>,
+    unexpected_reg: bool,
+    uncertain_parm_loc: bool,
 }
 
 /// What [`Encoder::finish`] hands out: the raw pre-dedup BTF.
@@ -100,6 +123,14 @@ impl<'o> Encoder<'o> {
             array_index_id: 0,
             functions: elf.functions.iter().map(|n| (n.clone(), false)).collect(),
             secinfo: Vec::new(),
+            func_states: Vec::new(),
+            datasecs: Default::default(),
+            function_table: elf.function_table.clone(),
+            section_names: if opts.global_var {
+                elf.section_headers.iter().map(|s| s.name.clone()).collect()
+            } else {
+                Vec::new()
+            },
             log: Vec::new(),
         }
     }
@@ -288,9 +319,379 @@ impl<'o> Encoder<'o> {
                 self.decl_tag(cu, value, off + i as u32 + 1, *idx)?;
             }
         }
-        self.encode_functions(cu, off)?;
-        if !self.opts.skip_encoding_vars {
+        if self.opts.new_functions {
+            self.save_functions(cu, crate::dwarf::register_params(elf.machine).len(), off)?;
+        } else {
+            self.encode_functions(cu, elf, off)?;
+        }
+        if self.opts.global_var {
+            self.encode_global_variables(cu, elf, off)?;
+        } else if !self.opts.skip_encoding_vars {
             self.encode_variables(cu, elf, off)?;
+        }
+        Ok(())
+    }
+
+    /// The `bpf_kfunc` (and `bpf_fastcall`) DECL_TAGs of FUNC `id` when its
+    /// name is a kfunc (`decl_tag_kfuncs`).
+    fn kfunc_tags(&mut self, elf_index: Option<usize>, id: u32) -> Result<()> {
+        if !self.opts.tag_kfuncs || self.opts.skip_encoding_decl_tag {
+            return Ok(());
+        }
+        let Some(flags) = elf_index.and_then(|i| self.function_table.get(i)?.kfunc) else {
+            return Ok(());
+        };
+        let n = self.strs.add(b"bpf_kfunc").0;
+        self.head(n, Kind::DeclTag, 0, false, id)?;
+        self.words.push(u32::MAX);
+        if flags & crate::kfuncs::KF_FASTCALL != 0 {
+            let n = self.strs.add(b"bpf_fastcall").0;
+            self.head(n, Kind::DeclTag, 0, false, id)?;
+            self.words.push(u32::MAX);
+        }
+        Ok(())
+    }
+
+    /// pahole 1.31's `btf_encoder__save_func` over the unit's functions.
+    fn save_functions(&mut self, cu: &Cu<'_>, nr_regs: usize, off: u32) -> Result<()> {
+        let rid = |r: u32| if r == 0 { 0 } else { off + r };
+        for f in &cu.functions {
+            if f.declaration || f.params.iter().any(|p| p.name.is_none()) {
+                continue;
+            }
+            let Some(name) = f.name else {
+                continue;
+            };
+            let Some(elf) = self
+                .function_table
+                .binary_search_by(|e| e.name.as_bytes().cmp(name))
+                .ok()
+            else {
+                if self.opts.verbose {
+                    self.log.push(format!(
+                        "could not find function '{}' in the ELF functions table",
+                        String::from_utf8_lossy(name)
+                    ));
+                }
+                continue;
+            };
+            let unexpected_reg = f.params.iter().any(|p| p.unexpected_reg)
+                && !f
+                    .params
+                    .iter()
+                    .any(|p| param_is_struct(cu, cu.type_id(p.ty), 0));
+            let uncertain_parm_loc = has_uncertain_arg_loc(cu, f, nr_regs);
+            let mut params = Vec::with_capacity(f.params.len() + 1);
+            for p in &f.params {
+                let n = self.name(p.name);
+                params.push((n, rid(cu.type_id(p.ty))));
+            }
+            if f.varargs {
+                params.push((0, 0));
+            }
+            let mut annots = Vec::with_capacity(f.annots.len());
+            for (value, idx) in &f.annots {
+                let n = self.required_name(Some(value), "btf_decl_tag", cu)?;
+                annots.push((n, *idx));
+            }
+            self.func_states.push(FuncState {
+                elf,
+                ret: rid(cu.type_id(f.ret)),
+                params,
+                annots,
+                unexpected_reg,
+                uncertain_parm_loc,
+            });
+        }
+        Ok(())
+    }
+
+    /// pahole 1.31's `btf_encoder__add_saved_funcs`: the saved instances
+    /// sorted by name (stably: instances of a name in unit order), merged
+    /// by name, the first instance of each added.
+    fn add_saved_functions(&mut self) -> Result<()> {
+        let mut states = std::mem::take(&mut self.func_states);
+        if states.is_empty() {
+            return Ok(());
+        }
+        states.sort_by_key(|s| s.elf);
+        let index = RawIndex::new(&self.words, self.first_id);
+        let mut adds = Vec::new();
+        let mut i = 0;
+        while i < states.len() {
+            let mut j = i + 1;
+            let mut unexpected = states[i].unexpected_reg;
+            let mut inconsistent = false;
+            let mut uncertain = states[i].uncertain_parm_loc;
+            while j < states.len() && states[j].elf == states[i].elf {
+                unexpected |= states[j].unexpected_reg;
+                uncertain |= states[j].uncertain_parm_loc;
+                if !unexpected && !inconsistent && !self.funcs_match(&index, &states[i], &states[j])
+                {
+                    inconsistent = true;
+                    if self.opts.verbose {
+                        self.log.push(format!(
+                            "function '{}': inconsistent prototypes across units",
+                            self.function_table[states[i].elf].name
+                        ));
+                    }
+                }
+                j += 1;
+            }
+            let ambiguous = self.function_table[states[i].elf].ambiguous;
+            let add = !self.opts.skip_inconsistent_proto
+                || (!unexpected && !inconsistent && !uncertain && !ambiguous);
+            if add {
+                adds.push(i);
+            } else if self.opts.verbose {
+                let why = if unexpected {
+                    "a parameter in an unexpected register"
+                } else if inconsistent {
+                    "inconsistent prototypes"
+                } else if uncertain {
+                    "uncertain parameter location"
+                } else {
+                    "symbols at more than one address"
+                };
+                self.log.push(format!(
+                    "function '{}': skipped, {why}",
+                    self.function_table[states[i].elf].name
+                ));
+            }
+            i = j;
+        }
+        for i in adds {
+            let st = &states[i];
+            let proto = self.head(0, Kind::FuncProto, st.params.len(), false, st.ret)?;
+            for &(n, t) in &st.params {
+                self.words.extend_from_slice(&[n, t]);
+            }
+            let name = self.function_table[st.elf].name.clone();
+            let n = self.strs.add(name.as_bytes()).0;
+            let id = self.head(n, Kind::Func, types::linkage::STATIC as usize, false, proto)?;
+            self.kfunc_tags(Some(st.elf), id)?;
+            for &(v, idx) in &st.annots {
+                self.head(v, Kind::DeclTag, 0, false, id)?;
+                self.words.push(idx as u32);
+            }
+        }
+        Ok(())
+    }
+
+    /// pahole's `funcs__match`.
+    fn funcs_match(&self, index: &RawIndex, a: &FuncState, b: &FuncState) -> bool {
+        if a.params.len() != b.params.len() || !self.types_match(index, a.ret, b.ret) {
+            return false;
+        }
+        a.params
+            .iter()
+            .zip(&b.params)
+            .all(|(p, q)| self.types_match(index, p.1, q.1))
+    }
+
+    /// A type of the BTF being built (own records, or the base's).
+    fn view(&self, index: &RawIndex, id: u32) -> Option<View<'_>> {
+        if id < self.first_id {
+            let base = self.opts.base.as_deref()?;
+            let t = base.type_by_id(btf::TypeId(id))?;
+            let kind = t.kind() as u8;
+            let (w1, nelems, vlen) = match &t.data {
+                types::TypeData::Int(i) => (i.raw(), 0, 0),
+                types::TypeData::Array(a) => (a.elem.0, a.nelems, 0),
+                types::TypeData::FuncProto(p) => (0, 0, p.params.len() as u32),
+                _ => (0, 0, 0),
+            };
+            return Some(View {
+                kind,
+                kind_flag: t.kind_flag,
+                name: base.str_bytes(t.name_off).unwrap_or(b""),
+                size_or_type: t.size().or(t.ref_type().map(|r| r.0)).unwrap_or(0),
+                w1,
+                nelems,
+                vlen,
+            });
+        }
+        let at = *index.offsets.get((id - self.first_id) as usize)?;
+        let w = |i: usize| self.words.get(at + i).copied().unwrap_or(0);
+        let info = w(1);
+        let kind = btf::format::info_kind(info);
+        let name_off = w(0);
+        let (_, str_start) = btf::Btf::own_starts(self.opts.base.as_deref());
+        let name = if name_off == 0 {
+            &b""[..]
+        } else {
+            let own = self.strs.bytes();
+            let o = (name_off - str_start.min(name_off)) as usize;
+            own.get(o..)
+                .map(|r| &r[..r.iter().position(|&c| c == 0).unwrap_or(r.len())])
+                .unwrap_or(b"")
+        };
+        let (w1, nelems) = if kind == Kind::Array as u8 {
+            (w(3), w(5))
+        } else {
+            (w(3), 0)
+        };
+        Some(View {
+            kind,
+            kind_flag: btf::format::info_kflag(info),
+            name,
+            size_or_type: w(2),
+            w1,
+            nelems,
+            vlen: btf::format::info_vlen(info),
+        })
+    }
+
+    /// pahole 1.31's `types__match` (loose: a CONST on one side is looked
+    /// through; FWD matches the struct or union it declares; a FUNC_PROTO
+    /// compares its return type for every parameter, as pahole does).
+    fn types_match(&self, index: &RawIndex, mut a: u32, mut b: u32) -> bool {
+        for _ in 0..4096 {
+            if a == b {
+                return true;
+            }
+            if a == 0 || b == 0 {
+                return false;
+            }
+            let (Some(t1), Some(t2)) = (self.view(index, a), self.view(index, b)) else {
+                return false;
+            };
+            let (k1, k2) = (t1.fwd_kind(), t2.fwd_kind());
+            if k1 != k2 {
+                if k1 == Kind::Const as u8 {
+                    a = t1.size_or_type;
+                    continue;
+                }
+                if k2 == Kind::Const as u8 {
+                    b = t2.size_or_type;
+                    continue;
+                }
+                return false;
+            }
+            let k = Kind::from_u8(k1);
+            match k {
+                Some(Kind::Int) => {
+                    return t1.size_or_type == t2.size_or_type
+                        && t1.w1 == t2.w1
+                        && t1.name == t2.name
+                }
+                Some(Kind::Float) => {
+                    return t1.size_or_type == t2.size_or_type && t1.name == t2.name
+                }
+                Some(Kind::Typedef | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64) => {
+                    return t1.name == t2.name
+                }
+                Some(Kind::Ptr | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag) => {
+                    a = t1.size_or_type;
+                    b = t2.size_or_type;
+                }
+                Some(Kind::Array) => {
+                    if t1.nelems != t2.nelems {
+                        return false;
+                    }
+                    a = t1.w1;
+                    b = t2.w1;
+                }
+                Some(Kind::FuncProto) => {
+                    return t1.vlen == t2.vlen
+                        && self.types_match(index, t1.size_or_type, t2.size_or_type);
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// pahole 1.31's `btf_encoder__encode_cu_variables` (`global_var`):
+    /// every top-level, non-artificial variable with a static address, in
+    /// the section its address falls in.
+    fn encode_global_variables(&mut self, cu: &Cu<'_>, elf: &ElfInfo<'_>, off: u32) -> Result<()> {
+        if !elf.has_symtab {
+            return Ok(());
+        }
+        let by_die: btf::hash::FastMap<usize, &Variable<'_>> =
+            cu.variables.iter().map(|v| (v.die, v)).collect();
+        for v in &cu.variables {
+            let spec = v.specification.and_then(|s| by_die.get(&s).copied());
+            if v.declaration && spec.is_none() {
+                continue;
+            }
+            if !v.top_level || v.artificial {
+                continue;
+            }
+            let Some(addr) = v.addr else {
+                continue;
+            };
+            let Some(shndx) = elf
+                .section_headers
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(_, s)| {
+                    s.data_or_bss && s.addr <= addr && addr.wrapping_sub(s.addr) < s.size
+                })
+                .map(|(i, _)| i)
+            else {
+                continue;
+            };
+            let offset = addr - elf.section_headers[shndx].addr;
+            let var = spec.unwrap_or(v);
+            let Some(name) = var.name else {
+                continue;
+            };
+            if filter_variable_name(name) {
+                continue;
+            }
+            if offset == 0 && !elf.has_object(shndx, name) {
+                continue;
+            }
+            let shown = String::from_utf8_lossy(name);
+            if !crate::elf::btf_name_valid(&shown) {
+                if self.opts.force {
+                    continue;
+                }
+                return Err(Error::new(format!(
+                    "found invalid variable name when encoding btf (sym: '{shown}'); \
+                     use --btf_encode_force to ignore such symbols"
+                )));
+            }
+            // The type is the variable's own (pahole reads `var->ip.tag.type`
+            // after following the specification).
+            let ty = cu.type_id(var.ty);
+            if ty == 0 {
+                if self.opts.force {
+                    continue;
+                }
+                return Err(Error::new(format!(
+                    "found variable '{shown}' in CU '{}' that has void type",
+                    cu.name
+                )));
+            }
+            let size = cu.size_of(ty);
+            if size == 0 || size > u64::from(u32::MAX) || offset > u64::from(u32::MAX) {
+                if self.opts.verbose {
+                    self.log.push(format!(
+                        "Ignoring variable '{shown}' (size {size}, offset {offset})"
+                    ));
+                }
+                continue;
+            }
+            let linkage = if var.external {
+                types::linkage::GLOBAL
+            } else {
+                types::linkage::STATIC
+            };
+            let n = self.intern(name);
+            let id = self.head(n, Kind::Var, 0, false, off + ty)?;
+            self.words.push(linkage);
+            for (value, idx) in &var.annots {
+                self.decl_tag(cu, value, id, *idx)?;
+            }
+            self.datasecs.entry(shndx).or_default().push(VarSecInfo {
+                ty: btf::TypeId(id),
+                offset: offset as u32,
+                size: size as u32,
+            });
         }
         Ok(())
     }
@@ -448,7 +849,7 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    fn encode_functions(&mut self, cu: &Cu<'_>, off: u32) -> Result<()> {
+    fn encode_functions(&mut self, cu: &Cu<'_>, elf: &ElfInfo<'_>, off: u32) -> Result<()> {
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         for f in &cu.functions {
             if f.declaration {
@@ -489,6 +890,10 @@ impl<'o> Encoder<'o> {
             let proto = self.proto(cu, off, rid(cu.type_id(f.ret)), &f.params, f.varargs)?;
             let n = self.required_name(f.name, "function", cu)?;
             let id = self.head(n, Kind::Func, types::linkage::STATIC as usize, false, proto)?;
+            if self.opts.tag_kfuncs {
+                let at = f.name.and_then(|n| elf.function(n));
+                self.kfunc_tags(at, id)?;
+            }
             for (value, idx) in &f.annots {
                 self.decl_tag(cu, value, id, *idx)?;
             }
@@ -527,13 +932,17 @@ impl<'o> Encoder<'o> {
             let var = spec.unwrap_or(v);
             let ty = cu.type_id(var.ty);
             if ty == 0 {
+                // pahole 1.24 says so and, without --btf_encode_force, drops
+                // this and the unit's remaining variables, yet goes on and
+                // succeeds (its loop breaks into the success path).
+                self.log.push(format!(
+                    "error: found variable '{}' in CU '{}' that has void type",
+                    sym.name, cu.name
+                ));
                 if self.opts.force {
                     continue;
                 }
-                return Err(Error::new(format!(
-                    "found variable '{}' in CU '{}' that has void type",
-                    sym.name, cu.name
-                )));
+                break;
             }
             if cu.size_of(ty) == 0 {
                 if self.opts.verbose {
@@ -580,10 +989,27 @@ impl<'o> Encoder<'o> {
         self.strs.bytes().len()
     }
 
-    /// Adds the DATASEC and returns the raw (not yet deduplicated) BTF, or
-    /// `None` when there is nothing to encode. After [`Encoder::take_words`],
-    /// `words` holds only the records written since.
-    pub fn finish(mut self) -> Result<Option<RawBtf>> {
+    /// Adds the saved functions (pahole 1.31's rules) and the DATASECs and
+    /// returns the raw (not yet deduplicated) BTF, or `None` when there is
+    /// nothing to encode, with the `-V` messages. After
+    /// [`Encoder::take_words`], the records are only those written since.
+    pub fn finish(mut self) -> Result<(Option<RawBtf>, Vec<String>)> {
+        self.add_saved_functions()?;
+        let datasecs = std::mem::take(&mut self.datasecs);
+        for (shndx, mut vars) in datasecs {
+            // pahole's qsort by offset; equal offsets keep unit order here.
+            vars.sort_by_key(|v| v.offset);
+            let Some(last) = vars.last().copied() else {
+                continue;
+            };
+            let size = last.offset.wrapping_add(last.size);
+            let name = self.section_names.get(shndx).cloned().unwrap_or_default();
+            let n = self.strs.add(name.as_bytes()).0;
+            self.head(n, Kind::Datasec, vars.len(), false, size)?;
+            for v in &vars {
+                self.words.extend_from_slice(&[v.ty.0, v.offset, v.size]);
+            }
+        }
         if !self.secinfo.is_empty() {
             let mut vars = std::mem::take(&mut self.secinfo);
             vars.sort_by_key(|v| v.offset);
@@ -595,15 +1021,169 @@ impl<'o> Encoder<'o> {
                 self.words.extend_from_slice(&[v.ty.0, v.offset, v.size]);
             }
         }
+        let log = std::mem::take(&mut self.log);
         if self.next_id == self.first_id {
-            return Ok(None);
+            return Ok((None, log));
         }
-        Ok(Some(RawBtf {
-            words: self.words,
-            strings: self.strs.into_bytes(),
-            count: self.next_id - self.first_id,
-        }))
+        Ok((
+            Some(RawBtf {
+                words: self.words,
+                strings: self.strs.into_bytes(),
+                count: self.next_id - self.first_id,
+            }),
+            log,
+        ))
     }
+}
+
+/// Where each own record starts in the word table.
+struct RawIndex {
+    offsets: Vec<usize>,
+}
+
+impl RawIndex {
+    fn new(words: &[u32], _first_id: u32) -> Self {
+        let mut offsets = Vec::new();
+        let mut at = 0;
+        while at + 3 <= words.len() {
+            let info = words[at + 1];
+            let Some(n) = btf::format::record_words(
+                btf::format::info_kind(info),
+                btf::format::info_vlen(info),
+            ) else {
+                break;
+            };
+            offsets.push(at);
+            at += n;
+        }
+        RawIndex { offsets }
+    }
+}
+
+/// What [`Encoder::types_match`] looks at of one type.
+struct View<'a> {
+    kind: u8,
+    kind_flag: bool,
+    name: &'a [u8],
+    size_or_type: u32,
+    /// INT: its encoding word; ARRAY: the element type.
+    w1: u32,
+    nelems: u32,
+    vlen: u32,
+}
+
+impl View<'_> {
+    /// pahole's `fwd__kind`: a FWD counts as the kind it declares.
+    fn fwd_kind(&self) -> u8 {
+        if self.kind == Kind::Fwd as u8 {
+            if self.kind_flag {
+                Kind::Union as u8
+            } else {
+                Kind::Struct as u8
+            }
+        } else {
+            self.kind
+        }
+    }
+}
+
+/// pahole's `param__is_struct`: a struct, or a const or typedef of one.
+fn param_is_struct(cu: &Cu<'_>, id: u32, depth: usize) -> bool {
+    let Some(t) = id.checked_sub(1).and_then(|i| cu.types.get(i as usize)) else {
+        return false;
+    };
+    match &t.kind {
+        TypeKind::Struct { union, .. } => !union,
+        TypeKind::Const | TypeKind::Typedef(_) if depth < 64 => {
+            param_is_struct(cu, cu.type_id(t.ty), depth + 1)
+        }
+        _ => false,
+    }
+}
+
+/// pahole 1.31's `ftype__has_uncertain_arg_loc`: a named struct passed
+/// by value after the register parameters that is packed.
+fn has_uncertain_arg_loc(cu: &Cu<'_>, f: &crate::dwarf::Function<'_>, nr_regs: usize) -> bool {
+    if f.params.len() < nr_regs {
+        return false;
+    }
+    f.params.iter().skip(nr_regs).any(|p| {
+        let id = cu.type_id(p.ty);
+        match id
+            .checked_sub(1)
+            .and_then(|i| cu.types.get(i as usize))
+            .map(|t| &t.kind)
+        {
+            Some(TypeKind::Struct {
+                union: false,
+                name: Some(_),
+                declaration: false,
+                ..
+            }) => is_packed(cu, id),
+            _ => false,
+        }
+    })
+}
+
+/// The natural alignment of type `id` (pahole infers packing from it).
+fn natural_align(cu: &Cu<'_>, id: u32, depth: usize) -> u64 {
+    if depth > 64 {
+        return 1;
+    }
+    let Some(t) = id.checked_sub(1).and_then(|i| cu.types.get(i as usize)) else {
+        return 1;
+    };
+    match &t.kind {
+        TypeKind::Base { bits, .. } | TypeKind::Enum { bits, .. } => bits.div_ceil(8).clamp(1, 16),
+        TypeKind::Ptr => u64::from(cu.addr_size).max(1),
+        TypeKind::Struct { members, .. } => members
+            .iter()
+            .map(|m| natural_align(cu, cu.type_id(m.ty), depth + 1))
+            .max()
+            .unwrap_or(1),
+        TypeKind::Const
+        | TypeKind::Volatile
+        | TypeKind::Restrict
+        | TypeKind::Typedef(_)
+        | TypeKind::TypeTag(_)
+        | TypeKind::Array(_) => natural_align(cu, cu.type_id(t.ty), depth + 1),
+        _ => 1,
+    }
+}
+
+/// pahole's `class__infer_packed_attributes`, simplified: a struct is
+/// packed when a (non-bitfield) member is not at a multiple of its
+/// natural alignment, or its size is not a multiple of its alignment.
+fn is_packed(cu: &Cu<'_>, id: u32) -> bool {
+    let Some(TypeKind::Struct { members, size, .. }) = id
+        .checked_sub(1)
+        .and_then(|i| cu.types.get(i as usize))
+        .map(|t| &t.kind)
+    else {
+        return false;
+    };
+    let mut max = 1;
+    for m in members.iter().filter(|m| m.is_member) {
+        let a = natural_align(cu, cu.type_id(m.ty), 0);
+        max = max.max(a);
+        if m.bitfield_size == 0 && (u64::from(m.bit_offset) / 8) % a != 0 {
+            return true;
+        }
+    }
+    *size % max != 0
+}
+
+/// pahole 1.31's `filter_variable_name`: prefixes of symbols with no
+/// useful values.
+fn filter_variable_name(name: &[u8]) -> bool {
+    const SKIP: &[&[u8]] = &[
+        b"__UNIQUE_ID",
+        b"__tpstrtab_",
+        b"__exitcall_",
+        b"__gendwarfksyms_ptr_",
+        b"__func_stack_frame_non_standard_",
+    ];
+    name.first() == Some(&b'_') && SKIP.iter().any(|p| name.starts_with(p))
 }
 
 /// glibc's `bsearch` over the per-CPU symbols sorted by offset (which of

@@ -58,17 +58,17 @@ const FEATURES: &[Feature] = &[
     Feature {
         name: "optimized_func",
         default: true,
-        implemented: false,
+        implemented: true,
     },
     Feature {
         name: "consistent_func",
         default: true,
-        implemented: false,
+        implemented: true,
     },
     Feature {
         name: "decl_tag_kfuncs",
         default: true,
-        implemented: false,
+        implemented: true,
     },
     // Our output never depends on threads or scheduling: always on.
     Feature {
@@ -79,12 +79,12 @@ const FEATURES: &[Feature] = &[
     Feature {
         name: "distilled_base",
         default: false,
-        implemented: false,
+        implemented: true,
     },
     Feature {
         name: "global_var",
         default: false,
-        implemented: false,
+        implemented: true,
     },
     Feature {
         name: "attributes",
@@ -189,6 +189,11 @@ impl FeatureSet {
         opts.skip_encoding_decl_tag = !self.has("decl_tag");
         opts.skip_encoding_type_tag = !self.has("type_tag");
         opts.skip_encoding_enum64 = !self.has("enum64");
+        opts.new_functions = self.has("optimized_func") || self.has("consistent_func");
+        opts.skip_inconsistent_proto = self.has("consistent_func");
+        opts.tag_kfuncs = self.has("decl_tag_kfuncs");
+        opts.global_var = self.has("global_var");
+        opts.distilled_base = self.has("distilled_base");
     }
 }
 
@@ -221,25 +226,36 @@ mod tests {
 
     #[test]
     fn unimplemented_is_an_error() {
-        let e = FeatureSet::default().apply("default", false).unwrap_err();
-        assert!(
-            e.contains("optimized_func, consistent_func, decl_tag_kfuncs"),
-            "{e}"
-        );
         let e = FeatureSet::default()
-            .apply("var,global_var", false)
+            .apply("var,attributes", false)
             .unwrap_err();
-        assert!(e.contains("global_var"), "{e}");
+        assert!(e.contains("attributes"), "{e}");
+        assert!(FeatureSet::default().apply("default", false).is_ok());
         assert!(FeatureSet::default()
-            .apply("var,reproducible_build", false)
+            .apply("var,reproducible_build,global_var,distilled_base", false)
             .is_ok());
+    }
+
+    #[test]
+    fn function_features_set_the_new_rules() {
+        let mut f = FeatureSet::default();
+        f.apply("optimized_func", false).unwrap();
+        let mut o = Options::default();
+        f.apply_to(&mut o);
+        assert!(o.new_functions && !o.skip_inconsistent_proto && !o.tag_kfuncs);
+        let mut f = FeatureSet::default();
+        f.apply("default", false).unwrap();
+        f.apply_to(&mut o);
+        assert!(o.new_functions && o.skip_inconsistent_proto && o.tag_kfuncs);
+        assert!(!o.global_var && !o.distilled_base);
     }
 
     #[test]
     fn supported_lists_what_is_implemented() {
         assert_eq!(
             supported(),
-            "encode_force,var,float,decl_tag,type_tag,enum64,reproducible_build"
+            "encode_force,var,float,decl_tag,type_tag,enum64,optimized_func,consistent_func,\
+             decl_tag_kfuncs,reproducible_build,distilled_base,global_var"
         );
     }
 

@@ -21,11 +21,19 @@ pub mod elf;
 pub mod elf_write;
 pub mod encoder;
 pub mod features;
+pub mod kfuncs;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use btf::{Btf, Error, Result};
+
+/// What `--version` reports: the newest pahole version whose flags the
+/// kernel's scripts (6.1 `scripts/pahole-flags.sh`, 6.12
+/// `scripts/Makefile.btf`) pass and this encoder fully implements. Kept at
+/// v1.24 until the kernel end-to-end test (tests/kernel/kernel.sh) has been
+/// run with a newer one (see docs/ARCHITECTURE.md, btf-encode).
+pub const REPORTED_VERSION: &str = "v1.24";
 
 /// What to encode (pahole's flags).
 #[derive(Clone, Debug, Default)]
@@ -53,6 +61,29 @@ pub struct Options {
     pub progress: bool,
     /// `--btf_base`: encode split BTF on this base.
     pub base: Option<Arc<Btf>>,
+    /// `decl_tag_kfuncs`: a `bpf_kfunc` DECL_TAG (component -1) on the FUNC
+    /// of every kfunc of `.BTF_ids`'s `BTF_SET8` kfunc sets (and
+    /// `bpf_fastcall` on those flagged `KF_FASTCALL`), as pahole 1.26+.
+    pub tag_kfuncs: bool,
+    /// `global_var`: every global variable as VAR, in one DATASEC per ELF
+    /// section, by pahole 1.31's rules (which then also cover the per-CPU
+    /// ones).
+    pub global_var: bool,
+    /// `optimized_func` / `consistent_func` / `--btf_gen_optimized` /
+    /// `--skip_encoding_btf_inconsistent_proto`: pahole 1.31's function
+    /// rules (every instance of a function collected, matched to ELF
+    /// symbols by the name cut at its first `.`, merged by name, added
+    /// after the last unit) instead of pahole 1.24's.
+    pub new_functions: bool,
+    /// `consistent_func` / `--skip_encoding_btf_inconsistent_proto`: with
+    /// [`Options::new_functions`], leave out functions whose instances have
+    /// inconsistent prototypes, parameters in unexpected registers,
+    /// uncertain parameter locations or symbols at more than one address.
+    pub skip_inconsistent_proto: bool,
+    /// `distilled_base`: with [`Options::base`], the output is split BTF on
+    /// a distilled base (`.BTF.base`), written beside `.BTF` (the CLI's
+    /// in-place mode, as pahole 1.28+).
+    pub distilled_base: bool,
     /// `-j N`: threads decoding units (`None` or 0: rayon's default). The
     /// output does not depend on it.
     pub jobs: Option<usize>,
@@ -209,7 +240,14 @@ fn encode_words(
     Vec<String>,
     Option<usize>,
 )> {
-    let info = elf::read(data)?;
+    let info = elf::read_with(
+        data,
+        elf::ReadOptions {
+            objects: opts.global_var,
+            kfuncs: opts.tag_kfuncs,
+            function_table: opts.new_functions,
+        },
+    )?;
     // `.debug_info` as a slice of the mapping (not a relocated or inflated
     // copy, whose memory must not be dropped): what is released per batch.
     let mapped_info: Option<&[u8]> = map.and_then(|_| {
@@ -233,7 +271,7 @@ fn encode_words(
             }
         };
     if let Some(name) = info.invalid_percpu_names.first() {
-        if !opts.force && !opts.skip_encoding_vars {
+        if !opts.force && !opts.skip_encoding_vars && !opts.global_var {
             return Err(Error::new(format!(
                 "found per-CPU symbol of invalid name when encoding btf (sym: '{name}'); \
                  use --btf_encode_force to ignore such symbols"
@@ -268,6 +306,8 @@ fn encode_words(
     let lopts = dwarf::LoadOptions {
         skip_decl_tag: opts.skip_encoding_decl_tag,
         skip_type_tag: opts.skip_encoding_type_tag,
+        param_locations: opts.new_functions && opts.skip_inconsistent_proto,
+        register_params: dwarf::register_params(info.machine),
     };
     let clock = std::time::Instant::now();
     let mut enc = encoder::Encoder::new(opts, &info);
@@ -388,8 +428,8 @@ fn encode_words(
         })?;
     }
     timing("units decoded and encoded", clock);
-    let log = std::mem::take(&mut enc.log);
-    Ok((enc.finish()?, info.endian, log, used.then_some(pushed_strs)))
+    let (raw, log) = enc.finish()?;
+    Ok((raw, info.endian, log, used.then_some(pushed_strs)))
 }
 
 /// Gives the pages of `part` (a slice of the read-only file mapping `map`;

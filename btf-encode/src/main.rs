@@ -64,10 +64,14 @@ struct Args {
     /// Reproducible output (always: the output never depends on -j).
     #[arg(long = "reproducible_build")]
     reproducible_build: bool,
-    /// pahole 1.25: BTF for functions with optimization suffixes (not implemented yet: an error).
+    /// pahole 1.25+: pahole 1.31's function rules (functions matched to ELF
+    /// symbols by the name cut at the first `.`, such as .isra/.constprop
+    /// clones; every instance merged by name): the feature optimized_func.
     #[arg(long = "btf_gen_optimized")]
     gen_optimized: bool,
-    /// pahole 1.25: skip functions with inconsistent prototypes (not implemented yet: an error).
+    /// pahole 1.25+: the new function rules, leaving out functions with
+    /// inconsistent prototypes, parameters in unexpected registers,
+    /// uncertain parameter locations or ambiguous addresses: consistent_func.
     #[arg(long = "skip_encoding_btf_inconsistent_proto")]
     skip_inconsistent_proto: bool,
     /// Say what was left out and why.
@@ -112,25 +116,12 @@ fn main() -> ExitCode {
         }
     };
     if args.version {
-        println!("v1.24");
+        println!("{}", btf_encode::REPORTED_VERSION);
         return ExitCode::SUCCESS;
     }
     if args.supported_btf_features {
         println!("{}", btf_encode::features::supported());
         return ExitCode::SUCCESS;
-    }
-    for (given, flag) in [
-        (args.gen_optimized, "--btf_gen_optimized"),
-        (
-            args.skip_inconsistent_proto,
-            "--skip_encoding_btf_inconsistent_proto",
-        ),
-    ] {
-        if given {
-            return fail(format!(
-                "{flag} is not implemented yet (btf-encode encodes as pahole v1.24)"
-            ));
-        }
     }
     let mut features = btf_encode::features::FeatureSet::default();
     let lists = args
@@ -191,10 +182,19 @@ fn main() -> ExitCode {
         verbose: args.verbose,
         progress: args.verbose,
         base,
+        tag_kfuncs: false,
+        global_var: false,
+        new_functions: args.gen_optimized || args.skip_inconsistent_proto,
+        skip_inconsistent_proto: args.skip_inconsistent_proto,
+        distilled_base: false,
         // pahole's -j without a number: every CPU; no -j: one thread.
         jobs: Some(args.jobs.unwrap_or(1)),
     };
     features.apply_to(&mut opts);
+    // pahole applies --btf_features over the individual flags; the two
+    // function flags it keeps as given.
+    opts.new_functions |= args.gen_optimized || args.skip_inconsistent_proto;
+    opts.skip_inconsistent_proto |= args.skip_inconsistent_proto;
     let encoded = match btf_encode::encode_file(&file, &opts) {
         Ok(e) => e,
         Err(e) => return fail(e),
@@ -206,12 +206,29 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let raw = btf.to_bytes();
+    // distilled_base: in the ELF only, as pahole (detached output stays
+    // split BTF on the full base).
+    let distilled = if opts.distilled_base && opts.base.is_some() && args.detached.is_none() {
+        match btf::distill::distill_base(&btf) {
+            Ok((base, split)) => Some((base.to_bytes(), split.to_bytes())),
+            Err(e) => return fail(format!("could not generate distilled base BTF: {e}")),
+        }
+    } else {
+        None
+    };
     let res = match &args.detached {
         Some(out) => btf_encode::elf_write::write_atomic(out, &raw),
         None => std::fs::read(&file)
             .map_err(|e| btf::Error::new(format!("cannot read: {e}")).with_file(&file))
             .and_then(|data| {
-                btf_encode::elf_write::with_btf_section(&data, &raw).map_err(|e| e.with_file(&file))
+                match &distilled {
+                    Some((base, split)) => btf_encode::elf_write::with_sections(
+                        &data,
+                        &[(".BTF", split), (".BTF.base", base)],
+                    ),
+                    None => btf_encode::elf_write::with_btf_section(&data, &raw),
+                }
+                .map_err(|e| e.with_file(&file))
             })
             .and_then(|elf| btf_encode::elf_write::write_atomic(&file, &elf)),
     };

@@ -53,9 +53,8 @@ fn version_is_paholes_form() {
 #[test]
 fn unimplemented_flags_are_errors() {
     for flag in [
-        "--btf_gen_optimized",
-        "--skip_encoding_btf_inconsistent_proto",
-        "--btf_features=default",
+        "--btf_features=+attributes",
+        "--btf_features=var,attributes",
     ] {
         let (code, _, err) = run(&["-J", flag, "x.o"]);
         assert_ne!(code, 0, "{flag} accepted");
@@ -393,7 +392,8 @@ fn btf_features_unknown_and_unimplemented() {
     assert_eq!(code, 0);
     assert_eq!(
         out,
-        "encode_force,var,float,decl_tag,type_tag,enum64,reproducible_build\n"
+        "encode_force,var,float,decl_tag,type_tag,enum64,optimized_func,consistent_func,\
+         decl_tag_kfuncs,reproducible_build,distilled_base,global_var\n"
     );
     // Unknown: a warning naming it (the run then fails on the missing file).
     let (_, _, err) = run(&["-J", "--btf_features=var,frobnicate", "/nonexistent.o"]);
@@ -409,7 +409,7 @@ fn btf_features_unknown_and_unimplemented() {
         "{err}"
     );
     // Known to pahole, not implemented here: an error naming it.
-    for list in ["default", "+global_var", "var,distilled_base"] {
+    for list in ["+attributes", "var,attributes"] {
         let (code, _, err) = run(&["-J", &format!("--btf_features={list}"), "/nonexistent.o"]);
         assert_eq!(code, 2, "{list}");
         assert!(err.contains("not implemented"), "{list}: {err}");

@@ -109,11 +109,14 @@ fn compile(src: &Path, dwarf: &str, dir: &Path) -> PathBuf {
 
 fn compile_with(cc: &str, src: &Path, dwarf: &str, dir: &Path) -> PathBuf {
     let out = dir.join(format!(
-        "{}.{cc}{dwarf}.o",
-        src.file_stem().unwrap().to_string_lossy()
+        "{}.{cc}{}.o",
+        src.file_stem().unwrap().to_string_lossy(),
+        dwarf.replace(' ', "")
     ));
     let st = Command::new(cc)
-        .args(["-g", dwarf, "-O2", "-c"])
+        .arg("-g")
+        .args(dwarf.split_whitespace())
+        .args(["-O2", "-c"])
         .arg(src)
         .arg("-o")
         .arg(&out)
@@ -131,7 +134,12 @@ fn clang_objects_equal_pahole() {
     let dir = tmpdir("clang");
     let mut bad = 0;
     for src in c_sources() {
-        for dwarf in ["-gdwarf-5", "-gdwarf-4"] {
+        for dwarf in [
+            "-gdwarf-5",
+            "-gdwarf-4",
+            "-gdwarf-5 -fdebug-types-section",
+            "-gdwarf-4 -fdebug-types-section",
+        ] {
             let obj = compile(&src, dwarf, &dir);
             if !same(&obj, STD, None, &dir) {
                 bad += 1;
@@ -150,7 +158,14 @@ fn gcc_objects_equal_pahole() {
     let dir = tmpdir("gcc");
     let mut bad = 0;
     for src in c_sources() {
-        for dwarf in ["-gdwarf-5", "-gdwarf-4"] {
+        // Type units: DWARF 4 puts them in `.debug_types`, DWARF 5 in
+        // `.debug_info` sections of COMDAT groups.
+        for dwarf in [
+            "-gdwarf-5",
+            "-gdwarf-4",
+            "-gdwarf-5 -fdebug-types-section",
+            "-gdwarf-4 -fdebug-types-section",
+        ] {
             let obj = compile_with("gcc", &src, dwarf, &dir);
             if !same(&obj, STD, None, &dir) {
                 bad += 1;

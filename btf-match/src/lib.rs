@@ -10,6 +10,12 @@
 //!   ([`fields`]).
 //! - [`dtor`]: destructor pairs and their shape rule.
 //! - [`kernel`]: the kernel's BTF, dtor table and version rules (6.1, 6.18).
+//! - [`kfunc`]: a kfunc call site ([`kfunc::check_call`]: may the program
+//!   type call it, do its arguments pass, in the verifier's order and words),
+//!   `bpf_kptr_xchg` into a map value, a global function's context argument,
+//!   struct id matching and context types.
+//! - [`progs`]: program types, kfunc hooks and the per-version tables of
+//!   which program types may call which kfunc set (with the kfuncs' flags).
 //!
 //! ```no_run
 //! use btf_match::{check_map_value, Kernel, MapSpec, MapType};
@@ -38,6 +44,27 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A kfunc call before `BPF_PROG_LOAD`: the loader's analysis says what each
+//! argument register holds; btf-match answers as the verifier would.
+//!
+//! ```no_run
+//! use btf::Kind;
+//! use btf_match::kfunc::{check_call, Arg};
+//! use btf_match::progs::{Prog, ProgType};
+//! use btf_match::Kernel;
+//!
+//! let kernel = Kernel::running()?;
+//! let task = kernel.find("task_struct", Kind::Struct).ok_or("no task_struct")?;
+//! let tracing = Prog::new(ProgType::Tracing);
+//! // bpf_task_release(bpf_get_current_task_btf()): trusted, not referenced.
+//! let e = check_call(&kernel, &tracing, "bpf_task_release", &[Arg::trusted(task)]).unwrap_err();
+//! assert_eq!(e.message, "release kernel function bpf_task_release expects refcounted PTR_TO_BTF_ID");
+//! // An EXT program replacing a function of an XDP program takes XDP's kfunc sets.
+//! let e = check_call(&kernel, &Prog::ext(ProgType::Xdp), "bpf_cpumask_create", &[]).unwrap_err();
+//! assert_eq!(e.message, "calling kernel function bpf_cpumask_create is not allowed");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
@@ -48,6 +75,7 @@ pub mod fields;
 pub mod kernel;
 pub mod kfunc;
 pub mod map;
+pub mod progs;
 
 pub use crate::dtor::{check_dtor_shape, DtorTable};
 pub use crate::fields::{Field, FieldType, Problem, Record};

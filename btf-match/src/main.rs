@@ -6,6 +6,21 @@ use btf::{Kind, NameIndex, TypeId};
 use btf_match::{check_map_value, Kernel, MapSpec, MapType, Version};
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the process quietly when the reader has gone
+/// (`btf-match kfuncs | head`), and with exit 2 on other write errors.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("btf-match: cannot write the output: {e}");
+            std::process::exit(2);
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "btf-match",
@@ -45,12 +60,18 @@ enum Cmd {
         kernel: Option<String>,
     },
     /// List the kfunc sets (BTF_SET8s) of a resolved kernel ELF with each
-    /// entry's flags as .BTF_ids holds them, and its destructor pairs with
+    /// entry's flags as .BTF_ids holds them, the program types each set is
+    /// registered for (the version's table), and its destructor pairs with
     /// their check (`void f(T *)`, T void or the struct). Exit 1 when a
-    /// check fails.
+    /// check fails. Without VMLINUX: the version's built-in table of kfunc
+    /// sets, flags and program types.
     Kfuncs {
         /// The kernel ELF (vmlinux or a module) with .BTF and .BTF_ids.
-        vmlinux: String,
+        vmlinux: Option<String>,
+        /// The rules of kernel X.Y (default: from the kernel BTF; 6.18
+        /// without VMLINUX).
+        #[arg(long)]
+        kernel: Option<String>,
     },
 }
 
@@ -104,12 +125,13 @@ fn map_value(
     let spec = MapSpec::usual(mt, key, value, value_size, flags);
     match check_map_value(&raw, &kernel, &spec) {
         Ok(v) => {
-            println!(
+            say!(
                 "struct {type_name}: {value_size} bytes, {} map, kernel {} rules: accepted",
-                mt, kernel.version
+                mt,
+                kernel.version
             );
             if let Some(p) = &v.plain_data {
-                println!("  no special fields: the field search fails ({p}), the kernel keeps the value as plain data");
+                say!("  no special fields: the field search fails ({p}), the kernel keeps the value as plain data");
             }
             for f in &v.record.fields {
                 let pointee = match &f.pointee {
@@ -127,7 +149,7 @@ fn map_value(
                     }
                     None => String::new(),
                 };
-                println!(
+                say!(
                     "  {:>5} {:>3} {:<15} {}{pointee}",
                     f.offset,
                     f.size,
@@ -138,24 +160,74 @@ fn map_value(
             Ok(true)
         }
         Err(r) => {
-            println!("{btf_path}: {r}");
+            say!("{btf_path}: {r}");
             Ok(false)
         }
     }
 }
 
-fn kfuncs(path: &str) -> Result<bool, String> {
+/// The program types a set of the version's table is registered for.
+fn prog_types_text(version: Version, set: &str) -> String {
+    let Some(s) = btf_match::progs::kfunc_sets(version)
+        .iter()
+        .find(|s| s.name == set)
+    else {
+        return format!("not in the {version} table");
+    };
+    let mut v: Vec<String> = s
+        .prog_types
+        .iter()
+        .map(|p| match p {
+            btf_match::progs::ProgType::Unspec => "every program type (common)".to_string(),
+            p => p.name().to_string(),
+        })
+        .collect();
+    if s.filtered_to_iter() {
+        v.push("iterators only".to_string());
+    }
+    if s.dev_bound() {
+        v.push("device-bound programs only".to_string());
+    }
+    v.join(", ")
+}
+
+/// The version's built-in table.
+fn kfunc_table(version: Version) {
+    use btf_match::btf_ids::flag_names;
+    say!("kernel {version} kfunc sets (register_btf_kfunc_id_set):");
+    for s in btf_match::progs::kfunc_sets(version) {
+        say!(
+            "set8 {} ({} entries, {}): {}",
+            s.name,
+            s.entries.len(),
+            s.file,
+            prog_types_text(version, s.name)
+        );
+        for (name, flags) in s.entries {
+            say!("  {name} flags {flags:#x} {}", flag_names(*flags));
+        }
+    }
+}
+
+fn kfuncs(path: Option<&str>, kernel: Option<&str>) -> Result<bool, String> {
     use btf_match::btf_ids::{check_set8_entry, flag_names, BtfIds};
+    let version = kernel.map(Version::parse).transpose().map_err(|e| e.0)?;
+    let Some(path) = path else {
+        kfunc_table(version.unwrap_or(Version::V6_18));
+        return Ok(true);
+    };
     let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let btf = btf::parse_any(&data, None).map_err(|e| format!("{path}: {e}"))?;
+    let version = version.unwrap_or_else(|| Version::from_kernel_btf(&btf, &NameIndex::new(&btf)));
     let ids = BtfIds::read(&data).map_err(|e| format!("{path}: {e}"))?;
     let mut ok = true;
     for set in &ids.sets {
-        println!(
-            "set8 {} ({} entries, flags {:#x})",
+        say!(
+            "set8 {} ({} entries, flags {:#x}; program types ({version}): {})",
             set.name,
             set.entries.len(),
-            set.flags
+            set.flags,
+            prog_types_text(version, &set.name)
         );
         for (i, e) in set.entries.iter().enumerate() {
             let o = set.offset + 8 + 8 * i as u64;
@@ -166,10 +238,15 @@ fn kfuncs(path: &str) -> Result<bool, String> {
                     format!("  BAD: {m}")
                 }
             };
-            println!(
-                "  [{}] {} flags {:#x} {}{check}",
+            // resolve_btfids sorts a set8's {id, flags} pairs by id, so the
+            // slot's symbol need not name the entry: the id's BTF name does.
+            let name = match btf.name_of(TypeId(e.id)) {
+                "" => e.name.as_str(),
+                n => n,
+            };
+            say!(
+                "  [{}] {name} flags {:#x} {}{check}",
                 e.id,
-                e.name,
                 e.flags,
                 flag_names(e.flags)
             );
@@ -184,9 +261,13 @@ fn kfuncs(path: &str) -> Result<bool, String> {
                 format!("BAD: {m}")
             }
         };
-        println!(
+        say!(
             "dtor {}: struct {} [{}] -> {} [{}]: {check}",
-            p.list, p.struct_name, p.struct_id, p.func_name, p.func_id
+            p.list,
+            p.struct_name,
+            p.struct_id,
+            p.func_name,
+            p.func_id
         );
     }
     Ok(ok)
@@ -216,7 +297,7 @@ fn main() -> ExitCode {
             kernel_btf,
             kernel.as_deref(),
         ),
-        Cmd::Kfuncs { vmlinux } => kfuncs(vmlinux),
+        Cmd::Kfuncs { vmlinux, kernel } => kfuncs(vmlinux.as_deref(), kernel.as_deref()),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,

@@ -135,3 +135,23 @@ fn map_value_exit_codes() {
     assert_eq!(code, 1, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A reader that goes away (`btf-match kfuncs | head -1`) ends the listing
+/// quietly: exit 0, no panic.
+#[test]
+fn kfuncs_listing_into_a_closed_pipe() {
+    use std::process::Stdio;
+    let mut child = bin()
+        .args(["kfuncs", "--kernel", "6.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run btf-match");
+    // Closed before the child writes (it is still starting): its first
+    // write meets EPIPE.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+}

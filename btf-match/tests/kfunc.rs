@@ -46,10 +46,12 @@ fn kfunc_argument_rules() {
     let Some(k) = kernel() else { return };
     let task = id(&k, "task_struct");
     let cg = id(&k, "cgroup");
-    let r = |ty, off, referenced| Arg::BtfId {
-        ty,
-        off,
-        referenced,
+    let r = |ty, off, referenced| {
+        if referenced {
+            Arg::referenced(ty).at(off)
+        } else {
+            Arg::trusted(ty).at(off)
+        }
     };
     // bpf_task_release(struct task_struct *): release, strict.
     assert_eq!(
@@ -57,7 +59,7 @@ fn kfunc_argument_rules() {
         Ok(())
     );
     let e = check_kfunc_call(&k, "bpf_task_release", KF_RELEASE, &[r(cg, 0, true)]).unwrap_err();
-    assert_eq!(e.arg, 0);
+    assert_eq!(e.arg, Some(0));
     assert!(
         e.message.contains(
             "expected pointer to STRUCT task_struct but R1 has a pointer to STRUCT cgroup"
@@ -101,4 +103,53 @@ fn context_types() {
     let (prog, _) = ctx_types(&k, "BPF_PROG_TYPE_SCHED_CLS").expect("tc");
     assert_eq!(k.btf.name_of(prog), "__sk_buff");
     assert!(ctx_types(&k, "nope").is_none());
+}
+
+/// The embedded-first-member rule for release arguments: no release kfunc of
+/// the running kernel takes a type that is the first member of another
+/// referenced type, so the strict match is shown with `bpf_cpumask_first`
+/// (`const struct cpumask *`) and a referenced `bpf_cpumask`, whose first
+/// member is a `struct cpumask`: as a plain argument it passes, as the
+/// argument of a (hypothetical) release kfunc it does not.
+#[test]
+fn release_arguments_do_not_walk_into_the_first_member() {
+    let Some(k) = kernel() else { return };
+    let bm = id(&k, "bpf_cpumask");
+    let args = [Arg::referenced(bm)];
+    assert_eq!(check_kfunc_call(&k, "bpf_cpumask_first", 0, &args), Ok(()));
+    let e = check_kfunc_call(&k, "bpf_cpumask_first", KF_RELEASE, &args).unwrap_err();
+    assert_eq!(
+        e.message,
+        "kernel function bpf_cpumask_first args#0 expected pointer to STRUCT cpumask but R1 has a pointer to STRUCT bpf_cpumask"
+    );
+    assert_eq!(e.arg, Some(0));
+}
+
+#[test]
+fn ext_programs_take_their_targets_type() {
+    use btf_match::progs::{kfunc_flags_for, Prog, ProgType};
+    let Some(k) = kernel() else { return };
+    let ext = Prog::ext(ProgType::Xdp);
+    assert_eq!(ext.resolved(), ProgType::Xdp);
+    let (view, _) = ctx_types_for(&k, &ext).expect("xdp ctx");
+    assert_eq!(k.btf.name_of(view), "xdp_md");
+    assert!(check_global_ctx_arg(&k, &ext, "f", 0, "xdp_md", &Arg::Ctx).is_ok());
+    let e = check_global_ctx_arg(&k, &ext, "f", 0, "__sk_buff", &Arg::Ctx).unwrap_err();
+    assert!(
+        e.message.starts_with("R1 type=ctx expected=fp"),
+        "{}",
+        e.message
+    );
+    // Kfunc sets: an EXT program on XDP may call the generic set, not cpumask's.
+    let v = k.version;
+    assert!(kfunc_flags_for(v, &ext, "bpf_task_from_pid").is_ok());
+    assert!(kfunc_flags_for(v, &ext, "bpf_cpumask_create").is_err());
+    // LSM programs share the tracing hook; kprobes have their own (6.18).
+    assert!(kfunc_flags_for(v, &Prog::new(ProgType::Lsm), "bpf_cpumask_create").is_ok());
+    assert!(kfunc_flags_for(v, &Prog::new(ProgType::Kprobe), "bpf_task_acquire").is_err());
+    // bpf_task_acquire: KF_ACQUIRE | KF_RCU | KF_RET_NULL in 6.18.
+    assert_eq!(
+        kfunc_flags_for(v, &Prog::new(ProgType::Tracing), "bpf_task_acquire"),
+        Ok(KF_ACQUIRE | KF_RCU | KF_RET_NULL)
+    );
 }

@@ -39,6 +39,26 @@ pub fn oracle_file(path: &str) -> Option<PathBuf> {
     oracle(p.exists(), path).then_some(p)
 }
 
+/// The newest pahole (v1.31+), an oracle built by hand from its fetched
+/// source and never by the project's scripts (issue 8): `BTFKIT_PAHOLE_NEW`,
+/// default `/work/pahole-new/bin/pahole`. Not under the [`oracle`] rule: CI
+/// cannot have it, so its absence is a `SKIP:` line even with `CI=true`, and
+/// the tests that use it check their feature's effect without it first.
+pub fn pahole_new() -> Option<PathBuf> {
+    let p = std::env::var("BTFKIT_PAHOLE_NEW")
+        .unwrap_or_else(|_| "/work/pahole-new/bin/pahole".to_string());
+    let p = PathBuf::from(p);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIP: {} (the newest pahole, a by-hand oracle: set BTFKIT_PAHOLE_NEW)",
+            p.display()
+        );
+        None
+    }
+}
+
 /// Whether a program is on PATH, under the [`oracle`] rule.
 pub fn oracle_program(name: &str) -> bool {
     let found = Command::new("sh")

@@ -53,7 +53,8 @@ pub struct Set8Entry {
     pub id: u32,
     /// The flags word.
     pub flags: u32,
-    /// The symbol's name for the slot (the name resolve_btfids looked up).
+    /// The symbol's name for the slot (the name resolve_btfids looked up;
+    /// after its sort by id the entry's FUNC may be another: name it by `id`).
     pub name: String,
 }
 
