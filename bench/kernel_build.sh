@@ -52,7 +52,7 @@ build() { # build LABEL PAHOLE RESOLVE: prints "wall steps calls"
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" -v f="$WORK/calls.log" 'BEGIN {
     while ((getline l < f) > 0) { split(l, w, " "); s += w[2]; n++ }
-    printf "%.1f %.2f %d", b - a, s, n }'
+    printf "%.1f %.2f %d\n", b - a, s, n }'
 }
 echo "kernel $VER: make -j$JOBS all after make clean; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$ROUNDS"); do
