@@ -104,25 +104,31 @@ struct Frame {
     count: u32,
 }
 
+impl Node {
+    /// A type's state before any pass: `void`, VAR and DATASEC are their own
+    /// canonical types, everything else is unprocessed.
+    fn fresh(t: &Table, id: u32) -> Node {
+        let k = t.kind(id);
+        Node {
+            off: t.off(id) as u32,
+            info: t.info(id),
+            map: if id == 0 || k == VAR || k == DATASEC {
+                id
+            } else {
+                UNPROCESSED
+            },
+            hypot: UNPROCESSED,
+        }
+    }
+}
+
 impl Dedup {
     /// Sets up the state: `void`, VAR and DATASEC canonical, the rest unprocessed.
     pub fn new(t: Table, start_id: u32) -> Dedup {
         use rayon::prelude::*;
         let mut nodes = Vec::with_capacity(t.count() as usize);
         crate::flat::hint_huge_pages(&mut nodes);
-        nodes.par_extend((0..t.count()).into_par_iter().map(|id| {
-            let k = t.kind(id);
-            Node {
-                off: t.off(id) as u32,
-                info: t.info(id),
-                map: if id == 0 || k == VAR || k == DATASEC {
-                    id
-                } else {
-                    UNPROCESSED
-                },
-                hypot: UNPROCESSED,
-            }
-        }));
+        nodes.par_extend((0..t.count()).into_par_iter().map(|id| Node::fresh(&t, id)));
         Dedup {
             t,
             start_id,
@@ -144,19 +150,8 @@ impl Dedup {
     pub fn grow(&mut self) {
         let t = &self.t;
         let from = self.nodes.len() as u32;
-        self.nodes.extend((from..t.count()).map(|id| {
-            let k = t.kind(id);
-            Node {
-                off: t.off(id) as u32,
-                info: t.info(id),
-                map: if id == 0 || k == VAR || k == DATASEC {
-                    id
-                } else {
-                    UNPROCESSED
-                },
-                hypot: UNPROCESSED,
-            }
-        }));
+        self.nodes
+            .extend((from..t.count()).map(|id| Node::fresh(t, id)));
     }
 
     /// Streaming: shapes and enum hashes of the ids from `self.shapes.len()`

@@ -609,13 +609,7 @@ impl<'o> Encoder<'o> {
         if !elf.has_symtab {
             return Ok(());
         }
-        let by_die: btf::hash::FastMap<usize, &Variable<'_>> =
-            cu.variables.iter().map(|v| (v.die, v)).collect();
-        for v in &cu.variables {
-            let spec = v.specification.and_then(|s| by_die.get(&s).copied());
-            if v.declaration && spec.is_none() {
-                continue;
-            }
+        for (v, spec) in defined_variables(cu) {
             if !v.top_level || v.artificial {
                 continue;
             }
@@ -908,13 +902,7 @@ impl<'o> Encoder<'o> {
         if !elf.has_symtab {
             return Ok(());
         }
-        let by_die: btf::hash::FastMap<usize, &Variable<'_>> =
-            cu.variables.iter().map(|v| (v.die, v)).collect();
-        for v in &cu.variables {
-            let spec = v.specification.and_then(|s| by_die.get(&s).copied());
-            if v.declaration && spec.is_none() {
-                continue;
-            }
+        for (v, spec) in defined_variables(cu) {
             if v.addr.is_none() && spec.is_none() {
                 continue;
             }
@@ -1184,6 +1172,20 @@ fn filter_variable_name(name: &[u8]) -> bool {
         b"__func_stack_frame_non_standard_",
     ];
     name.first() == Some(&b'_') && SKIP.iter().any(|p| name.starts_with(p))
+}
+
+/// A unit's variables with the DIE their `DW_AT_specification` names (if
+/// any), declarations without one left out: where both of pahole's
+/// variable encoders start.
+fn defined_variables<'c, 'a>(
+    cu: &'c Cu<'a>,
+) -> impl Iterator<Item = (&'c Variable<'a>, Option<&'c Variable<'a>>)> + 'c {
+    let by_die: btf::hash::FastMap<usize, &'c Variable<'a>> =
+        cu.variables.iter().map(|v| (v.die, v)).collect();
+    cu.variables.iter().filter_map(move |v| {
+        let spec = v.specification.and_then(|s| by_die.get(&s).copied());
+        (!v.declaration || spec.is_some()).then_some((v, spec))
+    })
 }
 
 /// glibc's `bsearch` over the per-CPU symbols sorted by offset (which of
