@@ -56,9 +56,10 @@ pub struct Options {
     pub lang_include: Vec<u64>,
     /// `-V`: collect messages on what was left out.
     pub verbose: bool,
-    /// Progress lines on stderr (`btf-encode: units: K/N`, every tenth of
-    /// the units, then each phase): the CLI's `-V`.
-    pub progress: bool,
+    /// Where the run reports how far it is (units encoded, then dedup):
+    /// the CLI draws a bar from it on a terminal and prints `-V` lines
+    /// otherwise. `None`: no reports.
+    pub progress: Option<ProgressFn>,
     /// `--btf_base`: encode split BTF on this base.
     pub base: Option<Arc<Btf>>,
     /// `decl_tag_kfuncs`: a `bpf_kfunc` DECL_TAG (component -1) on the FUNC
@@ -87,6 +88,38 @@ pub struct Options {
     /// `-j N`: threads decoding units (`None` or 0: rayon's default). The
     /// output does not depend on it.
     pub jobs: Option<usize>,
+}
+
+/// How far an encoding run is, as reported to [`Options::progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// `done` of the `total` compile units of `.debug_info` are decoded
+    /// and encoded (reported after each unit, or each batch of units).
+    Units { done: usize, total: usize },
+    /// Every unit is encoded; the `types` records are being deduplicated.
+    Dedup { types: u32 },
+}
+
+/// A receiver of [`Progress`] reports. It is called on the thread that runs
+/// [`encode`], in order; what it does has no effect on the output.
+#[derive(Clone)]
+pub struct ProgressFn(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl ProgressFn {
+    /// Reports go to `f`.
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        ProgressFn(Arc::new(f))
+    }
+
+    fn report(&self, p: Progress) {
+        (self.0)(p)
+    }
+}
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
 }
 
 /// pahole's language names (`lang__str2int`), case-insensitive.
@@ -176,10 +209,8 @@ fn encode_input(data: &[u8], map: Option<&memmap2::Mmap>, opts: &Options) -> Res
     }
     timing("encode (ELF, DWARF, BTF before dedup)", clock);
     let clock = std::time::Instant::now();
-    if opts.progress {
-        if let Some(r) = &raw {
-            eprintln!("btf-encode: deduplicating {} types", r.count);
-        }
+    if let (Some(p), Some(r)) = (&opts.progress, &raw) {
+        p.report(Progress::Dedup { types: r.count });
     }
     let btf = match (raw, stream, pushed) {
         (Some(r), Some(st), Some(p)) => {
@@ -371,12 +402,19 @@ fn encode_words(
         .build()
         .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
     let threads = pool.current_num_threads().max(1);
+    let total = headers.len();
+    let report = |done: usize| {
+        if let Some(p) = &opts.progress {
+            p.report(Progress::Units { done, total });
+        }
+    };
     let mut pushed_strs = 0usize;
     let mut used = false;
     if threads == 1 {
         const RELEASE_EVERY: usize = 64;
         for (i, h) in headers.iter().enumerate() {
             encode_batch(&mut enc, vec![decode(*h)])?;
+            report(i + 1);
             if (i + 1) % RELEASE_EVERY == 0 {
                 let from = i + 1 - RELEASE_EVERY;
                 release_units(&headers[from..=i], headers.get(i + 1));
@@ -395,7 +433,9 @@ fn encode_words(
             // The records and new strings of the batch encoded last, for
             // the stream, which takes them while the next batch is encoded.
             let mut pending: Option<(Vec<u32>, Vec<u8>)> = None;
+            let mut done_units = 0usize;
             while let Some(cur) = ready.take() {
+                let n = cur.len();
                 let next = chunks.next();
                 let st = stream.as_deref_mut();
                 let piece = pending.take();
@@ -413,6 +453,8 @@ fn encode_words(
                 );
                 done?;
                 streamed?;
+                done_units += n;
+                report(done_units);
                 if stream.is_some() {
                     let w = enc.take_words();
                     let b = enc.strings_from(pushed_strs).to_vec();

@@ -102,6 +102,46 @@ fn normalize(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
+/// How the run shows its progress: with `-V`, a line at every tenth of the
+/// units and one when dedup starts; else, when stderr is a terminal, a bar
+/// (cleared at the end, so logs and pipes see nothing of it); else nothing.
+fn progress(verbose: bool) -> (Option<btf_encode::ProgressFn>, Option<indicatif::ProgressBar>) {
+    use btf_encode::{Progress, ProgressFn};
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    if verbose {
+        let shown = AtomicUsize::new(0);
+        let f = ProgressFn::new(move |p| match p {
+            Progress::Units { done, total } => {
+                let tenth = done * 10 / total.max(1);
+                if tenth > shown.fetch_max(tenth, Ordering::Relaxed) {
+                    eprintln!("btf-encode: units: {done}/{total}");
+                }
+            }
+            Progress::Dedup { types } => eprintln!("btf-encode: deduplicating {types} types"),
+        });
+        return (Some(f), None);
+    }
+    if !std::io::stderr().is_terminal() {
+        return (None, None);
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("btf-encode: [{bar:40}] {pos}/{len} units {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let b = bar.clone();
+    let f = ProgressFn::new(move |p| match p {
+        Progress::Units { done, total } => {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }
+        Progress::Dedup { types } => b.set_message(format!("deduplicating {types} types")),
+    });
+    (Some(f), Some(bar))
+}
+
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("btf-encode: {msg}");
     ExitCode::from(2)
@@ -180,7 +220,7 @@ fn main() -> ExitCode {
         lang_exclude,
         lang_include,
         verbose: args.verbose,
-        progress: args.verbose,
+        progress: None,
         base,
         tag_kfuncs: false,
         global_var: false,
@@ -195,7 +235,13 @@ fn main() -> ExitCode {
     // function flags it keeps as given.
     opts.new_functions |= args.gen_optimized || args.skip_inconsistent_proto;
     opts.skip_inconsistent_proto |= args.skip_inconsistent_proto;
-    let encoded = match btf_encode::encode_file(&file, &opts) {
+    let (report, bar) = progress(args.verbose);
+    opts.progress = report;
+    let encoded = btf_encode::encode_file(&file, &opts);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let encoded = match encoded {
         Ok(e) => e,
         Err(e) => return fail(e),
     };

@@ -415,3 +415,83 @@ fn btf_features_unknown_and_unimplemented() {
         assert!(err.contains("not implemented"), "{list}: {err}");
     }
 }
+
+/// Progress: the library reports every unit in order and dedup once, and
+/// the report changes nothing in the output; `-V` prints the lines, and a
+/// terminal gets the bar (cleared at the end) with the same output file.
+#[test]
+fn progress_reports() {
+    if !oracle_program("clang") || !oracle_program("ld") {
+        return;
+    }
+    let d = tmpdir("progress");
+    let (a, b, o) = (d.join("a.o"), d.join("b.o"), d.join("ab.o"));
+    clang(SRC, &["-g", "-O2"], &a);
+    clang("struct t { char c; }; struct t *g(struct t *p) { return p; }\n", &["-g"], &b);
+    let st = Command::new("ld")
+        .args(["-r", "-o"])
+        .arg(&o)
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let data = std::fs::read(&o).unwrap();
+    for jobs in [1, 2] {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let opts = btf_encode::Options {
+            jobs: Some(jobs),
+            progress: Some(btf_encode::ProgressFn::new(move |p| {
+                s.lock().unwrap().push(p)
+            })),
+            ..Default::default()
+        };
+        let with = btf_encode::encode(&data, &opts).unwrap().unwrap().to_bytes();
+        let plain = btf_encode::Options {
+            jobs: Some(jobs),
+            ..Default::default()
+        };
+        let without = btf_encode::encode(&data, &plain).unwrap().unwrap().to_bytes();
+        assert_eq!(with, without);
+        let seen = seen.lock().unwrap().clone();
+        use btf_encode::Progress::*;
+        let units: Vec<_> = seen
+            .iter()
+            .filter_map(|p| match p {
+                Units { done, total } => Some((*done, *total)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(units.last(), Some(&(2, 2)), "-j{jobs}: {seen:?}");
+        assert!(units.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+        assert!(matches!(seen.last(), Some(Dedup { types }) if *types > 0), "{seen:?}");
+    }
+    let out = d.join("v.btf");
+    let (code, _, err) = run(&[
+        "-V",
+        "-J",
+        &format!("--btf_encode_detached={}", out.display()),
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("btf-encode: units: 2/2"), "{err}");
+    assert!(err.contains("btf-encode: deduplicating "), "{err}");
+    // A terminal: `script` runs the command on a pseudo-terminal.
+    if oracle_program("script") {
+        let tty = d.join("tty.btf");
+        let cmd = format!(
+            "{BIN} -J --btf_encode_detached={} {}",
+            tty.display(),
+            o.display()
+        );
+        let shown = Command::new("script")
+            .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(shown.status.success());
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.contains("2/2 units"), "{text}");
+        assert_eq!(std::fs::read(&tty).unwrap(), std::fs::read(&out).unwrap());
+    }
+}
