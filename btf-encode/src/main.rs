@@ -105,7 +105,12 @@ fn normalize(args: impl Iterator<Item = String>) -> Vec<String> {
 /// How the run shows its progress: with `-V`, a line at every tenth of the
 /// units and one when dedup starts; else, when stderr is a terminal, a bar
 /// (cleared at the end, so logs and pipes see nothing of it); else nothing.
-fn progress(verbose: bool) -> (Option<btf_encode::ProgressFn>, Option<indicatif::ProgressBar>) {
+fn progress(
+    verbose: bool,
+) -> (
+    Option<btf_encode::ProgressFn>,
+    Option<indicatif::ProgressBar>,
+) {
     use btf_encode::{Progress, ProgressFn};
     use std::io::IsTerminal;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,9 +9,7 @@ use btfkit_tests::oracle_program;
 const BIN: &str = env!("CARGO_BIN_EXE_btf-encode");
 
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("btf-encode-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    btfkit_tests::scratch_dir("encode-cli", tag)
 }
 
 fn clang(src: &str, args: &[&str], out: &Path) {
@@ -427,7 +425,11 @@ fn progress_reports() {
     let d = tmpdir("progress");
     let (a, b, o) = (d.join("a.o"), d.join("b.o"), d.join("ab.o"));
     clang(SRC, &["-g", "-O2"], &a);
-    clang("struct t { char c; }; struct t *g(struct t *p) { return p; }\n", &["-g"], &b);
+    clang(
+        "struct t { char c; }; struct t *g(struct t *p) { return p; }\n",
+        &["-g"],
+        &b,
+    );
     let st = Command::new("ld")
         .args(["-r", "-o"])
         .arg(&o)
@@ -447,12 +449,18 @@ fn progress_reports() {
             })),
             ..Default::default()
         };
-        let with = btf_encode::encode(&data, &opts).unwrap().unwrap().to_bytes();
+        let with = btf_encode::encode(&data, &opts)
+            .unwrap()
+            .unwrap()
+            .to_bytes();
         let plain = btf_encode::Options {
             jobs: Some(jobs),
             ..Default::default()
         };
-        let without = btf_encode::encode(&data, &plain).unwrap().unwrap().to_bytes();
+        let without = btf_encode::encode(&data, &plain)
+            .unwrap()
+            .unwrap()
+            .to_bytes();
         assert_eq!(with, without);
         let seen = seen.lock().unwrap().clone();
         use btf_encode::Progress::*;
@@ -465,7 +473,10 @@ fn progress_reports() {
             .collect();
         assert_eq!(units.last(), Some(&(2, 2)), "-j{jobs}: {seen:?}");
         assert!(units.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
-        assert!(matches!(seen.last(), Some(Dedup { types }) if *types > 0), "{seen:?}");
+        assert!(
+            matches!(seen.last(), Some(Dedup { types }) if *types > 0),
+            "{seen:?}"
+        );
     }
     let out = d.join("v.btf");
     let (code, _, err) = run(&[

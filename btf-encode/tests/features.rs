@@ -21,9 +21,7 @@ const KERNEL_FEATURES: &str = "--btf_features=encode_force,var,float,enum64,decl
 optimized_func,consistent_func,decl_tag_kfuncs";
 
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("btf-encode-features-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    btfkit_tests::scratch_dir("encode-features", tag)
 }
 
 fn c_source(name: &str) -> String {

@@ -8,13 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use btfkit_tests::oracle_program;
-use gimli::write::{AttributeValue, DwarfUnit, EndianVec, Sections, UnitEntryId};
-use gimli::{Encoding, Format, LittleEndian};
+use gimli::write::{AttributeValue, DwarfUnit, UnitEntryId};
+use gimli::{Encoding, Format};
 
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("btf-encode-gnu-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    btfkit_tests::scratch_dir("encode-gnu", tag)
 }
 
 /// A unit: `int`, `struct s { int a; } __decl("sd")` with a member decl tag,
@@ -92,41 +90,12 @@ fn dwarf(annotation: u16) -> Vec<(&'static str, Vec<u8>)> {
         .get_mut(t)
         .set(gimli::DW_AT_type, AttributeValue::UnitRef(p));
     annot(&mut u, t, "btf_decl_tag", "typedef_tag");
-    let mut sections = Sections::new(EndianVec::new(LittleEndian));
-    u.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), ()> {
-            if !data.slice().is_empty() {
-                out.push((id.name(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    btfkit_tests::dwarf_sections(&mut u)
 }
 
 /// An ELF object holding the sections.
 fn object(dir: &Path, tag: &str, sections: &[(&str, Vec<u8>)]) -> PathBuf {
-    let c = dir.join("empty.c");
-    std::fs::write(&c, "int unused_symbol;\n").unwrap();
-    let o = dir.join(format!("{tag}.o"));
-    assert!(Command::new("gcc")
-        .args(["-c", "-o"])
-        .arg(&o)
-        .arg(&c)
-        .status()
-        .unwrap()
-        .success());
-    let mut cmd = Command::new("objcopy");
-    for (name, data) in sections {
-        let f = dir.join(format!("{tag}{name}"));
-        std::fs::write(&f, data).unwrap();
-        cmd.arg("--add-section")
-            .arg(format!("{name}={}", f.display()));
-    }
-    assert!(cmd.arg(&o).status().unwrap().success());
-    o
+    btfkit_tests::object_with_sections(dir, tag, "int unused_symbol;\n", &[], sections)
 }
 
 #[test]

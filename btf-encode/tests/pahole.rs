@@ -11,9 +11,7 @@ use std::sync::Arc;
 use btfkit_tests::{modules_61, oracle_file, oracle_program, VMLINUX_61};
 
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("btf-encode-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    btfkit_tests::scratch_dir("encode", tag)
 }
 
 /// pahole's output for FILE with FLAGS (`None` when pahole writes nothing).

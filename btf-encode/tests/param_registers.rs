@@ -10,13 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use btfkit_tests::oracle_program;
-use gimli::write::{AttributeValue, DwarfUnit, EndianVec, Expression, Sections, UnitEntryId};
-use gimli::{Encoding, Format, LittleEndian};
+use gimli::write::{AttributeValue, DwarfUnit, Expression, UnitEntryId};
+use gimli::{Encoding, Format};
 
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("btf-encode-regs-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    btfkit_tests::scratch_dir("encode-regs", tag)
 }
 
 /// How the first parameter's location is written.
@@ -93,45 +91,16 @@ fn dwarf(funcs: &[(&str, Loc, bool)]) -> Vec<(&'static str, Vec<u8>)> {
             .get_mut(p)
             .set(gimli::DW_AT_location, AttributeValue::Exprloc(e));
     }
-    let mut sections = Sections::new(EndianVec::new(LittleEndian));
-    u.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), ()> {
-            if !data.slice().is_empty() {
-                out.push((id.name(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    btfkit_tests::dwarf_sections(&mut u)
 }
 
 /// An x86-64 ELF object with a function symbol per name and the sections.
 fn object(dir: &Path, names: &[&str], sections: &[(&str, Vec<u8>)]) -> PathBuf {
-    let c = dir.join("funcs.c");
     let src: String = names
         .iter()
         .map(|n| format!("int {n}(int a) {{ return a; }}\n"))
         .collect();
-    std::fs::write(&c, src).unwrap();
-    let o = dir.join("funcs.o");
-    assert!(Command::new("gcc")
-        .args(["-O2", "-c", "-o"])
-        .arg(&o)
-        .arg(&c)
-        .status()
-        .unwrap()
-        .success());
-    let mut cmd = Command::new("objcopy");
-    for (name, data) in sections {
-        let f = dir.join(format!("sec{name}"));
-        std::fs::write(&f, data).unwrap();
-        cmd.arg("--add-section")
-            .arg(format!("{name}={}", f.display()));
-    }
-    assert!(cmd.arg(&o).status().unwrap().success());
-    o
+    btfkit_tests::object_with_sections(dir, "funcs", &src, &["-O2"], sections)
 }
 
 fn func_names(data: &[u8], opts: &btf_encode::Options) -> Vec<String> {

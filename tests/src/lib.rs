@@ -332,3 +332,62 @@ pub fn first_difference(ours: &[u8], theirs: &[u8]) -> Option<String> {
         theirs.len()
     ))
 }
+
+/// A scratch directory `<tmp>/btfkit-<group>-<tag>-<pid>`, created.
+pub fn scratch_dir(group: &str, tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("btfkit-{group}-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The non-empty sections of a DWARF unit written with `gimli::write`,
+/// little-endian: `(section name, bytes)`.
+pub fn dwarf_sections(unit: &mut gimli::write::DwarfUnit) -> Vec<(&'static str, Vec<u8>)> {
+    use gimli::write::{EndianVec, Sections};
+    let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
+    unit.write(&mut sections).unwrap();
+    let mut out = Vec::new();
+    sections
+        .for_each(|id, data| -> Result<(), ()> {
+            if !data.slice().is_empty() {
+                out.push((id.name(), data.slice().to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// An x86-64 ELF object `<dir>/<stem>.o`: `c_source` compiled by `gcc -c`
+/// with `cflags`, then `sections` added to it by `objcopy --add-section`
+/// (DWARF written with [`dwarf_sections`], say, in an object with the
+/// symbols it needs).
+pub fn object_with_sections(
+    dir: &Path,
+    stem: &str,
+    c_source: &str,
+    cflags: &[&str],
+    sections: &[(&str, Vec<u8>)],
+) -> PathBuf {
+    let c = dir.join(format!("{stem}.c"));
+    std::fs::write(&c, c_source).unwrap();
+    let o = dir.join(format!("{stem}.o"));
+    assert!(Command::new("gcc")
+        .args(cflags)
+        .arg("-c")
+        .arg("-o")
+        .arg(&o)
+        .arg(&c)
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = Command::new("objcopy");
+    for (name, data) in sections {
+        let f = dir.join(format!("{stem}{name}"));
+        std::fs::write(&f, data).unwrap();
+        cmd.arg("--add-section")
+            .arg(format!("{name}={}", f.display()));
+    }
+    assert!(cmd.arg(&o).status().unwrap().success());
+    o
+}
