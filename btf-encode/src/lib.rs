@@ -30,10 +30,11 @@ use btf::{Btf, Error, Result};
 
 /// What `--version` reports: the newest pahole version whose flags the
 /// kernel's scripts (6.1 `scripts/pahole-flags.sh`, 6.12
-/// `scripts/Makefile.btf`) pass and this encoder fully implements. Kept at
-/// v1.24 until the kernel end-to-end test (tests/kernel/kernel.sh) has been
-/// run with a newer one (see docs/ARCHITECTURE.md, btf-encode).
-pub const REPORTED_VERSION: &str = "v1.24";
+/// `scripts/Makefile.btf`) pass and this encoder fully implements: v1.31
+/// (the 6.1 script's 1.25 flags, 6.12's `--btf_features` list and
+/// `distilled_base` for external modules). tests/kernel/kernel.sh builds and
+/// boots both trees with the flags this version gets.
+pub const REPORTED_VERSION: &str = "v1.31";
 
 /// What to encode (pahole's flags).
 #[derive(Clone, Debug, Default)]

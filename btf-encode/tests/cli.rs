@@ -45,7 +45,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn version_is_paholes_form() {
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);
-    assert_eq!(out, "v1.24\n");
+    assert_eq!(out, "v1.31\n");
 }
 
 #[test]

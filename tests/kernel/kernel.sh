@@ -56,10 +56,19 @@ section() { # section ELF NAME OUT: the raw bytes of a section
   rm -f "$3.elf"
   [ -s "$3" ] || die "$1 has no $2 section"
 }
-# The flags the tree's own scripts give the PAHOLE it is asked to use.
-tree_flags() {
-  make -s --no-print-directory -C "$TREE" PAHOLE="$1" \
-    --eval 'btfkit-flags: ; @echo $(PAHOLE_FLAGS)' btfkit-flags | tail -1
+# The flags the tree's own scripts give TOOL as PAHOLE (6.1: the script the
+# build runs; 6.12: Makefile.btf on CONFIG_PAHOLE_VERSION, overridden on
+# the command line). The tree is asked with PAHOLE=btf-encode either way:
+# another PAHOLE would re-run Kconfig (auto.conf.cmd records it) and, with
+# another version, change the tree's .config.
+tree_flags() { # tree_flags TOOL
+  if [ -f "$TREE/scripts/pahole-flags.sh" ]; then
+    (cd "$TREE" && PAHOLE="$1" sh scripts/pahole-flags.sh)
+  else
+    make -s --no-print-directory -C "$TREE" PAHOLE="$BTF_ENCODE" \
+      CONFIG_PAHOLE_VERSION="$("$TREE/scripts/pahole-version.sh" "$1")" \
+      --eval 'btfkit-flags: ; @echo $(PAHOLE_FLAGS)' btfkit-flags | tail -1
+  fi
 }
 # A cmp that lists every differing byte (up to 50 lines) and counts them.
 compare_files() { # compare_files WHAT A B
@@ -137,18 +146,25 @@ ids_input() {
   die "no .tmp_vmlinux link before vmlinux in $TREE"
 }
 
+# The flags of a -j run with -j taken out and -j1 put in: the reference
+# runs of pahole 1.24, whose -j is not reproducible.
+j1() { echo "$(echo " $1 " | sed -E 's/ -j[0-9]* / /g; s/ --jobs(=[0-9]+)? / /g') -j1"; }
+
 step_compare() {
   need pahole objcopy cmp
   local d="$OUT/compare" fails=0 flags ref_flags
   rm -rf "$d"; mkdir -p "$d"
+  # flags: what the tree gave btf-encode for our --version (the build's);
+  # ref_flags: what it gives pahole 1.24. Where they differ (our version is
+  # newer), the byte comparison with pahole runs btf-encode with pahole's
+  # flags on the same DWARF (like with like), and the build's own .BTF is
+  # checked against btf-encode with the build's flags on that DWARF.
   flags=$(tree_flags "$BTF_ENCODE")
   ref_flags=$(tree_flags pahole)
   [ -n "${PAHOLE_FLAGS:-}" ] && { flags="$PAHOLE_FLAGS"; ref_flags="$PAHOLE_FLAGS"; }
-  # pahole 1.24's -j is not reproducible: the reference runs -j1 with the rest of the flags.
-  local ref_j1
-  ref_j1="$(echo " $ref_flags " | sed -E 's/ -j[0-9]* / /g; s/ --jobs(=[0-9]+)? / /g') -j1"
-  say "compare: btf-encode flags: $flags; pahole $(pahole --version) flags: $ref_j1"
-  [ "$flags" = "$ref_flags" ] || say "compare: note: the tree gives btf-encode other flags than pahole 1.24"
+  local ref_j1; ref_j1=$(j1 "$ref_flags")
+  say "compare: build flags (btf-encode $("$BTF_ENCODE" --version)): $flags; pahole $(pahole --version) flags: $ref_j1"
+  [ "$flags" = "$ref_flags" ] || say "compare: the tree gives btf-encode other flags than pahole 1.24: btf-encode is compared with pahole on pahole's flags, and the built .BTF with btf-encode on the build's"
 
   # 1. vmlinux .BTF: the same DWARF, .BTF removed, encoded by both in place.
   local src; src=$(btf_input)
@@ -157,7 +173,7 @@ step_compare() {
   local t0 t1 t2 t3
   t0=$(now)
   # shellcheck disable=SC2086
-  LLVM_OBJCOPY=objcopy "$BTF_ENCODE" -J $flags "$d/btfkit.elf" || die "compare: btf-encode failed"
+  LLVM_OBJCOPY=objcopy "$BTF_ENCODE" -J $ref_flags "$d/btfkit.elf" || die "compare: btf-encode failed"
   t1=$(now)
   # shellcheck disable=SC2086
   LLVM_OBJCOPY=objcopy pahole -J $ref_j1 "$d/pahole.elf" || die "compare: pahole failed"
@@ -171,13 +187,21 @@ step_compare() {
   section "$d/btfkit.elf" .BTF "$d/btfkit.BTF"
   section "$d/pahole.elf" .BTF "$d/pahole.BTF"
   section "$TREE/vmlinux" .BTF "$d/vmlinux.BTF"
-  compare_files "vmlinux .BTF, btf-encode vs pahole 1.24 -j1" "$d/btfkit.BTF" "$d/pahole.BTF" || fails=$((fails + 1))
+  compare_files "vmlinux .BTF, btf-encode vs pahole 1.24 -j1 (pahole's flags)" "$d/btfkit.BTF" "$d/pahole.BTF" || fails=$((fails + 1))
   # Informational: pahole adds .BTF through objcopy --add-section, which puts
   # it before .symtab in the section table and rewrites .symtab/.strtab;
   # btf-encode appends it and leaves the rest alone. The build takes only the
   # .BTF section's bytes out of this file (objcopy --only-section=.BTF).
   compare_files "ELF after in-place encode, btf-encode vs pahole+objcopy (layout only, informational)" "$d/btfkit.elf" "$d/pahole.elf" 2>&1 | head -3 >&2 || true
-  compare_files "built vmlinux .BTF vs pahole 1.24 -j1" "$d/vmlinux.BTF" "$d/pahole.BTF" || fails=$((fails + 1))
+  if [ "$flags" = "$ref_flags" ]; then
+    compare_files "built vmlinux .BTF vs pahole 1.24 -j1" "$d/vmlinux.BTF" "$d/pahole.BTF" || fails=$((fails + 1))
+  else
+    cp "$d/dwarf.elf" "$d/btfkit-build.elf"
+    # shellcheck disable=SC2086
+    LLVM_OBJCOPY=objcopy "$BTF_ENCODE" -J $flags "$d/btfkit-build.elf" || die "compare: btf-encode with the build's flags failed"
+    section "$d/btfkit-build.elf" .BTF "$d/btfkit-build.BTF"
+    compare_files "built vmlinux .BTF vs btf-encode with the build's flags on the same DWARF" "$d/vmlinux.BTF" "$d/btfkit-build.BTF" || fails=$((fails + 1))
+  fi
 
   # 2. .BTF_ids: the last link before vmlinux, resolved by both.
   local ids; ids=$(ids_input)
@@ -219,23 +243,41 @@ step_module() {
   section "$ko" .BTF_ids "$m/btfkit.BTF_ids"
   # The reference: the module as modfinal linked it before its BTF steps
   # (the link command kbuild saved in .btfkit_kfunc.ko.cmd, run again), then
-  # pahole 1.24 -j1 and the tree's resolve_btfids on it.
+  # pahole 1.24 -j1 and the tree's resolve_btfids on it; btf-encode and
+  # btf-resolve on a copy of it with pahole's flags (like with like, when the
+  # build's flags are another version's).
   flags=$(tree_flags "$BTF_ENCODE"); ref_flags=$(tree_flags pahole)
   [ -n "${PAHOLE_FLAGS:-}" ] && { flags="$PAHOLE_FLAGS"; ref_flags="$PAHOLE_FLAGS"; }
-  local ref_j1
-  ref_j1="$(echo " $ref_flags " | sed -E 's/ -j[0-9]* / /g; s/ --jobs(=[0-9]+)? / /g') -j1"
+  local ref_j1; ref_j1=$(j1 "$ref_flags")
   local ld_cmd
   ld_cmd=$(sed -n -E 's/^(saved)?cmd_[^ ]+ := //p' "$m/.btfkit_kfunc.ko.cmd" | sed 's/;.*//')
   [ -n "$ld_cmd" ] || die "module: no link command in $m/.btfkit_kfunc.ko.cmd"
   (cd "$TREE" && eval "${ld_cmd/-o $ko /-o $m/ref.ko }") || die "module: relinking the reference .ko"
+  cp "$m/ref.ko" "$m/ours.ko"
   # shellcheck disable=SC2086
   LLVM_OBJCOPY=objcopy pahole -J $ref_j1 --btf_base "$TREE/vmlinux" "$m/ref.ko" || die "module: pahole failed"
   "$TREE/tools/bpf/resolve_btfids/resolve_btfids" -b "$TREE/vmlinux" "$m/ref.ko" || die "module: resolve_btfids failed"
+  # shellcheck disable=SC2086
+  LLVM_OBJCOPY=objcopy "$BTF_ENCODE" -J $ref_flags --btf_base "$TREE/vmlinux" "$m/ours.ko" || die "module: btf-encode failed"
+  "$BTF_RESOLVE" -b "$TREE/vmlinux" "$m/ours.ko" || die "module: btf-resolve failed"
   section "$m/ref.ko" .BTF "$m/ref.BTF"
   section "$m/ref.ko" .BTF_ids "$m/ref.BTF_ids"
+  section "$m/ours.ko" .BTF "$m/ours.BTF"
+  section "$m/ours.ko" .BTF_ids "$m/ours.BTF_ids"
   local fails=0
-  compare_files "module split .BTF, btf-encode vs pahole 1.24 -j1" "$m/btfkit.BTF" "$m/ref.BTF" || fails=$((fails + 1))
-  compare_files "module .BTF_ids, btf-resolve vs resolve_btfids (same BTF)" "$m/btfkit.BTF_ids" "$m/ref.BTF_ids" || fails=$((fails + 1))
+  compare_files "module split .BTF, btf-encode vs pahole 1.24 -j1 (pahole's flags)" "$m/ours.BTF" "$m/ref.BTF" || fails=$((fails + 1))
+  compare_files "module .BTF_ids, btf-resolve vs resolve_btfids (on pahole's BTF)" "$m/ours.BTF_ids" "$m/ref.BTF_ids" || fails=$((fails + 1))
+  if [ "$flags" = "$ref_flags" ]; then
+    compare_files "built module .BTF vs pahole 1.24 -j1" "$m/btfkit.BTF" "$m/ref.BTF" || fails=$((fails + 1))
+    compare_files "built module .BTF_ids vs resolve_btfids" "$m/btfkit.BTF_ids" "$m/ref.BTF_ids" || fails=$((fails + 1))
+  fi
+  # 6.12 gives out-of-tree modules --btf_features=distilled_base from pahole
+  # 1.26 on: their split BTF is then on a distilled base in .BTF.base, which
+  # the kernel relocates onto its own BTF at load (the boot step loads it).
+  if objcopy --dump-section .BTF.base="$m/btfkit.BTF.base" "$ko" "$m/x.elf" 2>/dev/null; then
+    say "module: .BTF.base (distilled base) of $(stat -c %s "$m/btfkit.BTF.base") bytes"
+  fi
+  rm -f "$m/x.elf"
   # Informational, as for vmlinux: objcopy --add-section puts .BTF before
   # .symtab in the section table, btf-encode appends it.
   compare_files "whole module, btfkit vs pahole+objcopy + resolve_btfids (layout only, informational)" "$ko" "$m/ref.ko" 2>&1 | head -3 >&2 || true
