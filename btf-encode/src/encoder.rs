@@ -46,6 +46,12 @@ pub struct Encoder<'o> {
     secinfo: Vec<VarSecInfo>,
     /// pahole 1.31's rules: the functions saved for [`Encoder::finish`].
     func_states: Vec<FuncState>,
+    /// How many of `func_states` have their match keys (see
+    /// [`Encoder::seal_saved_functions`]).
+    sealed: usize,
+    /// The id of the first record in `words` (`first_id` until
+    /// [`Encoder::take_words`] hands records out).
+    words_first_id: u32,
     /// pahole 1.31's variables: section index to its variables.
     datasecs: std::collections::BTreeMap<usize, Vec<VarSecInfo>>,
     /// pahole 1.31's function table (ELF functions by cut name).
@@ -69,7 +75,41 @@ struct FuncState {
     annots: Vec<(u32, i32)>,
     unexpected_reg: bool,
     uncertain_parm_loc: bool,
+    /// The match keys of the return type and of each parameter's type, in
+    /// that order (empty until sealed).
+    keys: Vec<MatchKey>,
 }
+
+/// One step of a type as pahole's `types__match` walks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MatchStep {
+    /// `void`, after this many consts.
+    Void(u32),
+    /// PTR, VOLATILE, RESTRICT or TYPE_TAG (by kind), followed.
+    Follow(u8),
+    /// An array of this many elements, followed to its element type.
+    Array(u32),
+    /// INT: size, encoding word, name.
+    Int(u32, u32, Box<[u8]>),
+    /// FLOAT: size, name.
+    Float(u32, Box<[u8]>),
+    /// TYPEDEF, STRUCT, UNION (a FWD as what it declares), ENUM, ENUM64: by
+    /// kind and name.
+    Named(u8, Box<[u8]>),
+    /// FUNC_PROTO with this many parameters, followed to its return type.
+    Proto(u32),
+    /// Anything else: equal only to the same type id.
+    Only(u32),
+}
+
+/// A type as pahole's `types__match` compares it: two types match exactly
+/// when their keys are equal. Consts are left out of the key, since the
+/// walk steps over a const on one side (but not before `void`: `const void`
+/// and `void` differ, so a `Void` step counts the consts before it). A key
+/// is computed while the type's records are still in the encoder's words,
+/// so that the match after the last unit does not depend on whether a
+/// streaming dedup has taken them meanwhile.
+type MatchKey = Vec<MatchStep>;
 
 /// What [`Encoder::finish`] hands out: the raw pre-dedup BTF.
 pub struct RawBtf {
@@ -124,6 +164,8 @@ impl<'o> Encoder<'o> {
             functions: elf.functions.iter().map(|n| (n.clone(), false)).collect(),
             secinfo: Vec::new(),
             func_states: Vec::new(),
+            sealed: 0,
+            words_first_id: first_id,
             datasecs: Default::default(),
             function_table: elf.function_table.clone(),
             section_names: if opts.global_var {
@@ -401,6 +443,7 @@ impl<'o> Encoder<'o> {
                 annots,
                 unexpected_reg,
                 uncertain_parm_loc,
+                keys: Vec::new(),
             });
         }
         Ok(())
@@ -410,12 +453,12 @@ impl<'o> Encoder<'o> {
     /// sorted by name (stably: instances of a name in unit order), merged
     /// by name, the first instance of each added.
     fn add_saved_functions(&mut self) -> Result<()> {
+        self.seal_saved_functions();
         let mut states = std::mem::take(&mut self.func_states);
         if states.is_empty() {
             return Ok(());
         }
         states.sort_by_key(|s| s.elf);
-        let index = RawIndex::new(&self.words, self.first_id);
         let mut adds = Vec::new();
         let mut i = 0;
         while i < states.len() {
@@ -426,8 +469,7 @@ impl<'o> Encoder<'o> {
             while j < states.len() && states[j].elf == states[i].elf {
                 unexpected |= states[j].unexpected_reg;
                 uncertain |= states[j].uncertain_parm_loc;
-                if !unexpected && !inconsistent && !self.funcs_match(&index, &states[i], &states[j])
-                {
+                if !unexpected && !inconsistent && !funcs_match(&states[i], &states[j]) {
                     inconsistent = true;
                     if self.opts.verbose {
                         self.log.push(format!(
@@ -478,15 +520,23 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    /// pahole's `funcs__match`.
-    fn funcs_match(&self, index: &RawIndex, a: &FuncState, b: &FuncState) -> bool {
-        if a.params.len() != b.params.len() || !self.types_match(index, a.ret, b.ret) {
-            return false;
+    /// Computes the match keys of the functions saved since the last call,
+    /// while their units' records are in `words`: called before
+    /// [`Encoder::take_words`] hands the records out, and at the end.
+    fn seal_saved_functions(&mut self) {
+        if self.sealed == self.func_states.len() {
+            return;
         }
-        a.params
-            .iter()
-            .zip(&b.params)
-            .all(|(p, q)| self.types_match(index, p.1, q.1))
+        let index = RawIndex::new(&self.words);
+        for i in self.sealed..self.func_states.len() {
+            let st = &self.func_states[i];
+            let keys: Vec<MatchKey> = std::iter::once(st.ret)
+                .chain(st.params.iter().map(|p| p.1))
+                .map(|t| self.match_key(&index, t))
+                .collect();
+            self.func_states[i].keys = keys;
+        }
+        self.sealed = self.func_states.len();
     }
 
     /// A type of the BTF being built (own records, or the base's).
@@ -511,7 +561,9 @@ impl<'o> Encoder<'o> {
                 vlen,
             });
         }
-        let at = *index.offsets.get((id - self.first_id) as usize)?;
+        let at = *index
+            .offsets
+            .get(id.checked_sub(self.words_first_id)? as usize)?;
         let w = |i: usize| self.words.get(at + i).copied().unwrap_or(0);
         let info = w(1);
         let kind = btf::format::info_kind(info);
@@ -542,64 +594,57 @@ impl<'o> Encoder<'o> {
         })
     }
 
-    /// pahole 1.31's `types__match` (loose: a CONST on one side is looked
-    /// through; FWD matches the struct or union it declares; a FUNC_PROTO
-    /// compares its return type for every parameter, as pahole does).
-    fn types_match(&self, index: &RawIndex, mut a: u32, mut b: u32) -> bool {
+    /// The [`MatchKey`] of type `a` (pahole's `types__match`, one side).
+    fn match_key(&self, index: &RawIndex, mut a: u32) -> MatchKey {
+        let mut key = Vec::new();
+        let mut consts = 0;
         for _ in 0..4096 {
-            if a == b {
-                return true;
+            if a == 0 {
+                key.push(MatchStep::Void(consts));
+                return key;
             }
-            if a == 0 || b == 0 {
-                return false;
-            }
-            let (Some(t1), Some(t2)) = (self.view(index, a), self.view(index, b)) else {
-                return false;
+            let Some(t) = self.view(index, a) else {
+                key.push(MatchStep::Only(a));
+                return key;
             };
-            let (k1, k2) = (t1.fwd_kind(), t2.fwd_kind());
-            if k1 != k2 {
-                if k1 == Kind::Const as u8 {
-                    a = t1.size_or_type;
+            let k = t.fwd_kind();
+            let name = || Box::<[u8]>::from(t.name);
+            let step = match Kind::from_u8(k) {
+                Some(Kind::Const) => {
+                    consts += 1;
+                    a = t.size_or_type;
                     continue;
                 }
-                if k2 == Kind::Const as u8 {
-                    b = t2.size_or_type;
-                    continue;
-                }
-                return false;
-            }
-            let k = Kind::from_u8(k1);
-            match k {
-                Some(Kind::Int) => {
-                    return t1.size_or_type == t2.size_or_type
-                        && t1.w1 == t2.w1
-                        && t1.name == t2.name
-                }
-                Some(Kind::Float) => {
-                    return t1.size_or_type == t2.size_or_type && t1.name == t2.name
-                }
+                Some(Kind::Int) => MatchStep::Int(t.size_or_type, t.w1, name()),
+                Some(Kind::Float) => MatchStep::Float(t.size_or_type, name()),
                 Some(Kind::Typedef | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64) => {
-                    return t1.name == t2.name
+                    MatchStep::Named(k, name())
                 }
-                Some(Kind::Ptr | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag) => {
-                    a = t1.size_or_type;
-                    b = t2.size_or_type;
+                Some(Kind::Ptr | Kind::Volatile | Kind::Restrict | Kind::TypeTag) => {
+                    key.push(MatchStep::Follow(k));
+                    consts = 0;
+                    a = t.size_or_type;
+                    continue;
                 }
                 Some(Kind::Array) => {
-                    if t1.nelems != t2.nelems {
-                        return false;
-                    }
-                    a = t1.w1;
-                    b = t2.w1;
+                    key.push(MatchStep::Array(t.nelems));
+                    consts = 0;
+                    a = t.w1;
+                    continue;
                 }
                 Some(Kind::FuncProto) => {
-                    return t1.vlen == t2.vlen
-                        && self.types_match(index, t1.size_or_type, t2.size_or_type);
+                    key.push(MatchStep::Proto(t.vlen));
+                    consts = 0;
+                    a = t.size_or_type;
+                    continue;
                 }
-                _ => return false,
-            }
+                _ => MatchStep::Only(a),
+            };
+            key.push(step);
+            return key;
         }
-        false
+        key.push(MatchStep::Only(a));
+        key
     }
 
     /// pahole 1.31's `btf_encoder__encode_cu_variables` (`global_var`):
@@ -964,6 +1009,8 @@ impl<'o> Encoder<'o> {
     /// The records written since the last call (the rest stay for
     /// [`Encoder::finish`]): for a dedup that takes them unit by unit.
     pub fn take_words(&mut self) -> Vec<u32> {
+        self.seal_saved_functions();
+        self.words_first_id = self.next_id;
         std::mem::take(&mut self.words)
     }
 
@@ -1024,13 +1071,19 @@ impl<'o> Encoder<'o> {
     }
 }
 
+/// pahole's `funcs__match` on two sealed instances: the same number of
+/// parameters, and the return and parameter types match.
+fn funcs_match(a: &FuncState, b: &FuncState) -> bool {
+    a.params.len() == b.params.len() && a.keys == b.keys
+}
+
 /// Where each own record starts in the word table.
 struct RawIndex {
     offsets: Vec<usize>,
 }
 
 impl RawIndex {
-    fn new(words: &[u32], _first_id: u32) -> Self {
+    fn new(words: &[u32]) -> Self {
         let mut offsets = Vec::new();
         let mut at = 0;
         while at + 3 <= words.len() {
@@ -1048,7 +1101,7 @@ impl RawIndex {
     }
 }
 
-/// What [`Encoder::types_match`] looks at of one type.
+/// What [`Encoder::match_key`] looks at of one type.
 struct View<'a> {
     kind: u8,
     kind_flag: bool,

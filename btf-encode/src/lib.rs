@@ -194,13 +194,11 @@ pub fn encode_with_log(data: &[u8], opts: &Options) -> Result<Encoded> {
 fn encode_input(data: &[u8], map: Option<&memmap2::Mmap>, opts: &Options) -> Result<Encoded> {
     let clock = std::time::Instant::now();
     // Without a base, dedup's per-unit passes run while units are encoded
-    // (see docs/ARCHITECTURE.md, btf-dedup, "Streaming"). Only under pahole
-    // 1.24's rules: with pahole 1.31's (functions saved and added after the
-    // last unit, kfunc tags, global variables) the streamed output was seen
-    // to differ from the one-shot dedup's on vmlinux, so those runs take the
-    // one-shot path until the difference is understood.
-    let newer_rules = opts.new_functions || opts.tag_kfuncs || opts.global_var;
-    let mut stream = (opts.base.is_none() && !newer_rules).then(btf_dedup::Stream::new);
+    // (see docs/ARCHITECTURE.md, btf-dedup, "Streaming"), under every rule
+    // set: what the encoder needs after the last unit of records already
+    // handed to the stream (pahole 1.31's prototype match) it keeps as
+    // match keys (encoder.rs, `MatchKey`).
+    let mut stream = opts.base.is_none().then(btf_dedup::Stream::new);
     let (raw, endian, log, pushed) = encode_words(data, map, opts, stream.as_mut())?;
     if let Some(m) = map {
         // Nothing refers to the input any more: the records and strings are

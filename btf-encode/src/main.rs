@@ -8,7 +8,11 @@ use clap::Parser;
 
 /// Encode the DWARF of FILE as BTF, as `pahole -J` does (pahole 1.24's bytes).
 #[derive(Parser, Debug)]
-#[command(name = "btf-encode", disable_version_flag = true)]
+#[command(
+    name = "btf-encode",
+    disable_version_flag = true,
+    args_override_self = true
+)]
 struct Args {
     /// Encode BTF (pahole's -J; the only mode).
     #[arg(short = 'J', long = "btf_encode")]
@@ -292,6 +296,39 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Linux 6.12's scripts/Makefile.btf passes `-j` twice to a pahole
+    /// >= 1.26, and modfinal a second `--btf_features` for external modules;
+    /// pahole (argp) takes a repeated flag, the last value winning, and
+    /// accumulates the feature lists.
+    #[test]
+    fn repeated_flags_as_pahole() {
+        let a = Args::try_parse_from(normalize(
+            [
+                "x",
+                "-J",
+                "-j",
+                "--btf_features=encode_force,var",
+                "-j",
+                "--lang_exclude=rust",
+                "--btf_features=distilled_base",
+                "--btf_gen_floats",
+                "--btf_gen_floats",
+                "f",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        ))
+        .unwrap();
+        assert_eq!(a.jobs, Some(0));
+        assert_eq!(a.btf_features, ["encode_force,var", "distilled_base"]);
+        assert!(a.gen_floats);
+        let a = Args::try_parse_from(normalize(
+            ["x", "-J", "-j4", "-j2", "f"].iter().map(|s| s.to_string()),
+        ))
+        .unwrap();
+        assert_eq!(a.jobs, Some(2));
+    }
 
     #[test]
     fn jobs_forms() {
