@@ -105,7 +105,8 @@ step_prepare() {
   make -s -C "$TREE" PAHOLE="$BTF_ENCODE" tinyconfig >/dev/null
   (cd "$TREE" && scripts/kconfig/merge_config.sh -m .config "$E2E_CONFIG" "$HERE/extra.config" >/dev/null)
   make -s -C "$TREE" PAHOLE="$BTF_ENCODE" olddefconfig
-  for c in DEBUG_INFO_BTF DEBUG_INFO_BTF_MODULES BPF_SYSCALL BPF_JIT MODULES NET SERIAL_8250_CONSOLE; do
+  for c in DEBUG_INFO_BTF DEBUG_INFO_BTF_MODULES BPF_SYSCALL BPF_JIT MODULES NET SERIAL_8250_CONSOLE \
+           CGROUPS BPF_EVENTS DYNAMIC_FTRACE; do
     grep -q "^CONFIG_$c=y" "$TREE/.config" || die "prepare: CONFIG_$c did not survive olddefconfig"
   done
   mv "$cfg.new" "$cfg"
