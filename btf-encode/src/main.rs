@@ -297,8 +297,9 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    /// Linux 6.12's scripts/Makefile.btf passes `-j` twice to a pahole
-    /// >= 1.26, and modfinal a second `--btf_features` for external modules;
+    /// Linux 6.12's scripts/Makefile.btf passes `-j` twice to a pahole of
+    /// 1.26 or later, and modfinal a second `--btf_features` for external
+    /// modules;
     /// pahole (argp) takes a repeated flag, the last value winning, and
     /// accumulates the feature lists.
     #[test]
