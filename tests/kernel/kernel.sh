@@ -275,7 +275,8 @@ step_module() {
   # 6.12 gives out-of-tree modules --btf_features=distilled_base from pahole
   # 1.26 on: their split BTF is then on a distilled base in .BTF.base, which
   # the kernel relocates onto its own BTF at load (the boot step loads it).
-  if objcopy --dump-section .BTF.base="$m/btfkit.BTF.base" "$ko" "$m/x.elf" 2>/dev/null; then
+  rm -f "$m/btfkit.BTF.base"
+  if objcopy --dump-section .BTF.base="$m/btfkit.BTF.base" "$ko" "$m/x.elf" 2>/dev/null && [ -s "$m/btfkit.BTF.base" ]; then
     say "module: .BTF.base (distilled base) of $(stat -c %s "$m/btfkit.BTF.base") bytes"
   fi
   rm -f "$m/x.elf"
