@@ -409,8 +409,11 @@ fn encode_words(
     };
     let mut pushed_strs = 0usize;
     let mut used = false;
+    // Units encoded between two releases of their input pages, and between
+    // two pieces handed to the stream.
+    const RELEASE_EVERY: usize = 64;
+    const STREAM_EVERY: usize = 8;
     if threads == 1 {
-        const RELEASE_EVERY: usize = 64;
         for (i, h) in headers.iter().enumerate() {
             encode_batch(&mut enc, vec![decode(*h)])?;
             report(i + 1);
@@ -420,62 +423,157 @@ fn encode_words(
             }
         }
     } else {
-        use rayon::prelude::*;
-        // A pipeline of batches: batch k+1 is decoded on the pool while the
-        // calling thread encodes batch k.
-        let batch = threads * 8;
-        pool.install(|| -> Result<()> {
-            let mut chunks = headers.chunks(batch);
-            let mut cur_units = chunks.next();
-            let mut ready: Option<Vec<_>> =
-                cur_units.map(|c| c.par_iter().map(|h| decode(*h)).collect());
-            // The records and new strings of the batch encoded last, for
-            // the stream, which takes them while the next batch is encoded.
-            let mut pending: Option<(Vec<u32>, Vec<u8>)> = None;
-            let mut done_units = 0usize;
-            while let Some(cur) = ready.take() {
-                let n = cur.len();
-                let next = chunks.next();
-                let st = stream.as_deref_mut();
-                let piece = pending.take();
-                let (done, (decoded, streamed)) = rayon::join(
-                    || encode_batch(&mut enc, cur),
-                    || {
-                        rayon::join(
-                            || next.map(|c| c.par_iter().map(|h| decode(*h)).collect::<Vec<_>>()),
-                            || match (st, piece) {
-                                (Some(s), Some((w, b))) => s.push(&w, &b),
-                                _ => Ok(()),
-                            },
-                        )
-                    },
-                );
-                done?;
-                streamed?;
-                done_units += n;
-                report(done_units);
-                if stream.is_some() {
-                    let w = enc.take_words();
-                    let b = enc.strings_from(pushed_strs).to_vec();
-                    pushed_strs += b.len();
-                    pending = Some((w, b));
-                }
-                if let Some(c) = cur_units {
-                    release_units(c, next.and_then(|n| n.first()));
-                }
-                cur_units = next;
-                ready = decoded;
-            }
-            if let (Some(s), Some((w, b))) = (stream.as_deref_mut(), pending) {
-                s.push(&w, &b)?;
-            }
-            used = stream.is_some();
+        // The pipeline (docs/ARCHITECTURE.md, btf-encode, "Parallel
+        // decoding"): units decoded on the pool, at most `window` ahead of
+        // this thread, which encodes them in file order; every STREAM_EVERY
+        // units the records encoded since the last piece go to the stream's
+        // thread, which runs dedup's per-piece passes while encoding goes
+        // on. Three stages, none waiting for a whole batch of another.
+        let window = threads * 4;
+        let streaming = stream.is_some();
+        // The stream's own one-thread pool: dedup's few parallel steps stay
+        // on it rather than starting rayon's global pool.
+        let stream_pool = match streaming {
+            true => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .map_err(|e| Error::new(format!("cannot start threads: {e}")))?,
+            ),
+            false => None,
+        };
+        std::thread::scope(|ts| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u32>, Vec<u8>)>(2);
+            let streamer = stream.take().zip(stream_pool.as_ref()).map(|(st, sp)| {
+                ts.spawn(move || -> Result<()> {
+                    sp.install(|| {
+                        for (w, b) in rx {
+                            st.push(&w, &b)?;
+                        }
+                        Ok(())
+                    })
+                })
+            });
+            let mut tx = streamer.is_some().then_some(tx);
+            let encoded = ordered_map(
+                &pool,
+                &headers,
+                window,
+                |h| decode(*h),
+                |i, cu| {
+                    encode_batch(&mut enc, vec![cu])?;
+                    let upto = i + 1;
+                    report(upto);
+                    if upto % RELEASE_EVERY == 0 || upto == total {
+                        let from = (upto - 1) / RELEASE_EVERY * RELEASE_EVERY;
+                        release_units(&headers[from..upto], headers.get(upto));
+                    }
+                    if let Some(t) = &tx {
+                        if upto % STREAM_EVERY == 0 || upto == total {
+                            let w = enc.take_words();
+                            let b = enc.strings_from(pushed_strs).to_vec();
+                            pushed_strs += b.len();
+                            if t.send((w, b)).is_err() {
+                                // The stream stopped on an error: its thread
+                                // reports it below.
+                                return Ok(false);
+                            }
+                        }
+                    }
+                    Ok(true)
+                },
+            );
+            // Closing the channel ends the stream's loop.
+            tx.take();
+            let streamed = match streamer {
+                Some(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::new("the dedup stream's thread panicked"))),
+                None => Ok(()),
+            };
+            encoded?;
+            streamed?;
+            used = streaming;
             Ok(())
         })?;
     }
     timing("units decoded and encoded", clock);
     let (raw, log) = enc.finish()?;
     Ok((raw, info.endian, log, used.then_some(pushed_strs)))
+}
+
+/// Runs `f` over `items` on `pool`, no item started more than `window`
+/// past the one the calling thread consumes, which gets the results through `consume` strictly in
+/// item order (index, result); `consume` returns `false` to stop early.
+///
+/// Invariants: `consume` runs only on the calling thread, once per index
+/// from 0 up, never out of order, so whatever state it keeps sees the items
+/// in the same order at any thread count; at most `window` results wait at
+/// once (memory); after an error or a stop no new item is started, and the
+/// items already started finish before this returns (they borrow `items`).
+fn ordered_map<T: Sync, U: Send>(
+    pool: &rayon::ThreadPool,
+    items: &[T],
+    window: usize,
+    f: impl Fn(&T) -> U + Sync,
+    mut consume: impl FnMut(usize, U) -> Result<bool>,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let window = window.max(1);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Option<U>)>();
+    pool.in_place_scope_fifo(|s| {
+        let (f, stop) = (&f, &stop);
+        let start = |i: usize| {
+            let tx = tx.clone();
+            s.spawn_fifo(move |_| {
+                let r = (!stop.load(Ordering::Relaxed)).then(|| f(&items[i]));
+                let _ = tx.send((i, r));
+            });
+        };
+        let mut next_start = 0;
+        while next_start < items.len().min(window) {
+            start(next_start);
+            next_start += 1;
+        }
+        // Results that came before their turn, by index - next.
+        let mut early: std::collections::VecDeque<Option<U>> = std::collections::VecDeque::new();
+        let mut next = 0;
+        let out = (|| {
+            while next < items.len() {
+                let r = match early.front_mut().and_then(Option::take) {
+                    Some(r) => r,
+                    None => loop {
+                        let (i, r) = rx
+                            .recv()
+                            .map_err(|_| Error::new("a decoding thread stopped"))?;
+                        let r = r.ok_or_else(|| Error::new("a decoding thread stopped"))?;
+                        if i == next {
+                            break r;
+                        }
+                        let k = i - next;
+                        if early.len() <= k {
+                            early.resize_with(k + 1, || None);
+                        }
+                        early[k] = Some(r);
+                    },
+                };
+                early.pop_front();
+                if next_start < items.len() {
+                    start(next_start);
+                    next_start += 1;
+                }
+                let go_on = consume(next, r)?;
+                next += 1;
+                if !go_on {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        stop.store(true, Ordering::Relaxed);
+        out
+    })
 }
 
 /// Gives the pages of `part` (a slice of the read-only file mapping `map`;
@@ -518,4 +616,92 @@ pub fn encode_file(path: &Path, opts: &Options) -> Result<Encoded> {
     let map = unsafe { memmap2::Mmap::map(&f) }
         .map_err(|e| Error::new(format!("cannot map: {e}")).with_file(path))?;
     encode_input(&map, Some(&map), opts).map_err(|e| e.with_file(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(n: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("pool")
+    }
+
+    /// Items of very unequal cost come back strictly in order, each once,
+    /// with at most `window` started ahead of the one consumed.
+    #[test]
+    fn ordered_map_keeps_order_and_window() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let items: Vec<u64> = (0..300).map(|i| (i * 7919) % 13).collect();
+        let started = AtomicUsize::new(0);
+        for (threads, window) in [(1, 1), (2, 3), (4, 8), (3, 1000)] {
+            started.store(0, Ordering::SeqCst);
+            let mut seen = Vec::new();
+            ordered_map(
+                &pool(threads),
+                &items,
+                window,
+                |&x| {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_micros(x * 20));
+                    x * 2
+                },
+                |i, v| {
+                    // The consumer sees index i while no item past
+                    // i + window has been started.
+                    assert!(started.load(Ordering::SeqCst) <= i + window + 1);
+                    seen.push((i, v));
+                    Ok(true)
+                },
+            )
+            .expect("no error");
+            let want: Vec<(usize, u64)> = items.iter().map(|&x| x * 2).enumerate().collect();
+            assert_eq!(seen, want, "threads {threads} window {window}");
+        }
+    }
+
+    /// An error from the consumer stops the run: it is returned, no item
+    /// after it is consumed, and no new item starts.
+    #[test]
+    fn ordered_map_stops_on_error_and_on_false() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let items: Vec<usize> = (0..500).collect();
+        let started = AtomicUsize::new(0);
+        let mut last = 0;
+        let r = ordered_map(
+            &pool(2),
+            &items,
+            4,
+            |&x| {
+                started.fetch_add(1, Ordering::SeqCst);
+                x
+            },
+            |i, _| {
+                last = i;
+                if i == 10 {
+                    Err(Error::new("unit 10 is bad"))
+                } else {
+                    Ok(true)
+                }
+            },
+        );
+        assert!(r.is_err_and(|e| e.to_string().contains("unit 10 is bad")));
+        assert_eq!(last, 10);
+        assert!(started.load(Ordering::SeqCst) <= 10 + 4 + 1);
+        let mut count = 0;
+        ordered_map(
+            &pool(2),
+            &items,
+            4,
+            |&x| x,
+            |i, _| {
+                count += 1;
+                Ok(i < 20)
+            },
+        )
+        .expect("a stop is not an error");
+        assert_eq!(count, 21);
+    }
 }
