@@ -241,28 +241,46 @@ struct Snap<'a> {
 
 const SNAP_COUNT: usize = 18;
 
+/// The attributes a [`Snap`] keeps, by slot.
+const SNAP_ATTRS: [gimli::DwAt; SNAP_COUNT] = [
+    dw::DW_AT_name,
+    dw::DW_AT_byte_size,
+    dw::DW_AT_encoding,
+    dw::DW_AT_type,
+    dw::DW_AT_declaration,
+    dw::DW_AT_external,
+    dw::DW_AT_abstract_origin,
+    dw::DW_AT_specification,
+    dw::DW_AT_data_member_location,
+    dw::DW_AT_data_bit_offset,
+    dw::DW_AT_bit_offset,
+    dw::DW_AT_bit_size,
+    dw::DW_AT_upper_bound,
+    dw::DW_AT_count,
+    dw::DW_AT_const_value,
+    dw::DW_AT_location,
+    dw::DW_AT_language,
+    dw::DW_AT_artificial,
+];
+
+/// Slot + 1 by attribute code (0: not kept), for the codes below 128 (all
+/// of [`SNAP_ATTRS`]): one load per attribute read.
+const SNAP_SLOTS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < SNAP_COUNT {
+        t[SNAP_ATTRS[i].0 as usize] = i as u8 + 1;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
 fn snap_slot(at: gimli::DwAt) -> Option<usize> {
-    Some(match at {
-        dw::DW_AT_name => 0,
-        dw::DW_AT_byte_size => 1,
-        dw::DW_AT_encoding => 2,
-        dw::DW_AT_type => 3,
-        dw::DW_AT_declaration => 4,
-        dw::DW_AT_external => 5,
-        dw::DW_AT_abstract_origin => 6,
-        dw::DW_AT_specification => 7,
-        dw::DW_AT_data_member_location => 8,
-        dw::DW_AT_data_bit_offset => 9,
-        dw::DW_AT_bit_offset => 10,
-        dw::DW_AT_bit_size => 11,
-        dw::DW_AT_upper_bound => 12,
-        dw::DW_AT_count => 13,
-        dw::DW_AT_const_value => 14,
-        dw::DW_AT_location => 15,
-        dw::DW_AT_language => 16,
-        dw::DW_AT_artificial => 17,
-        _ => return None,
-    })
+    match SNAP_SLOTS.get(usize::from(at.0)) {
+        Some(&s) if s != 0 => Some(usize::from(s - 1)),
+        _ => None,
+    }
 }
 
 impl<'a> Snap<'a> {
@@ -464,9 +482,22 @@ impl<'a> Ctx<'a, '_> {
     }
 
     fn string(&self, e: &Snap<'a>, at: gimli::DwAt) -> Name<'a> {
-        let v = e.get(at)?;
-        let s = self.dwarf.attr_string(self.unit, v).ok()?;
-        Some(s.slice())
+        // `.debug_str` strings found with a word-at-a-time NUL search (gimli
+        // scans byte by byte); the other forms through gimli. Same bytes,
+        // and `None` where gimli finds no terminating NUL.
+        let offset = match e.get(at)? {
+            AttributeValue::String(s) => return Some(s.slice()),
+            AttributeValue::DebugStrRef(o) => o,
+            AttributeValue::DebugStrOffsetsIndex(i) => {
+                self.dwarf.string_offset(self.unit, i).ok()?
+            }
+            v => return self.dwarf.attr_string(self.unit, v).ok().map(|s| s.slice()),
+        };
+        let sec = gimli::Section::reader(&self.dwarf.debug_str).slice();
+        let rest = sec.get(offset.0..)?;
+        std::ffi::CStr::from_bytes_until_nul(rest)
+            .ok()
+            .map(|c| c.to_bytes())
     }
 
     fn reference(&self, e: &Snap<'a>, at: gimli::DwAt) -> Option<usize> {

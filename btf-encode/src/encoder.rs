@@ -22,7 +22,7 @@ use crate::elf::{ElfInfo, PERCPU_SECTION};
 use crate::Options;
 
 /// The state pahole keeps in its `btf_encoder` across units.
-pub struct Encoder<'o> {
+pub struct Encoder<'o, 'd> {
     /// The raw type records written so far (own types only).
     words: Vec<u32>,
     /// The own string section.
@@ -33,6 +33,15 @@ pub struct Encoder<'o> {
     /// header does) is found without hashing or comparing its bytes. Equal
     /// bytes at two addresses still meet in `strs`.
     by_addr: btf::hash::FastMap<(usize, usize), u32>,
+    /// The input's `.debug_str`, where most names lie.
+    debug_str: &'d [u8],
+    /// Offsets already handed out for whole `.debug_str` strings, by their
+    /// offset there (0: none yet): one load instead of a hash lookup for
+    /// the names most records carry. A name is taken as the string at
+    /// offset `a` only if its bytes lie there and end at a NUL, so a cut
+    /// name (an ELF symbol up to its first `.`) or a name from another
+    /// section goes to `by_addr`.
+    by_str_off: Vec<u32>,
     /// The first own id (1, or the base's type count for split BTF).
     first_id: u32,
     /// The id the next type gets.
@@ -143,18 +152,25 @@ fn show(n: Name<'_>) -> String {
     }
 }
 
-impl<'o> Encoder<'o> {
+impl<'o, 'd> Encoder<'o, 'd> {
     /// A new encoder for the file whose ELF side is `elf`.
-    pub fn new(opts: &'o Options, elf: &ElfInfo<'_>) -> Self {
+    pub fn new(opts: &'o Options, elf: &'d ElfInfo<'_>) -> Self {
         let (first_id, str_start) = btf::Btf::own_starts(opts.base.as_deref());
         let strs = match &opts.base {
             Some(_) => StringTable::new_split(str_start),
             None => StringTable::new(),
         };
+        let debug_str = elf
+            .sections
+            .iter()
+            .find(|(n, _)| *n == ".debug_str")
+            .map_or(&[][..], |(_, d)| d.as_ref());
         Encoder {
             words: Vec::new(),
             strs,
             by_addr: btf::hash::FastMap::default(),
+            debug_str,
+            by_str_off: vec![0; debug_str.len()],
             first_id,
             next_id: first_id,
             opts,
@@ -185,6 +201,21 @@ impl<'o> Encoder<'o> {
     }
 
     fn intern(&mut self, s: &[u8]) -> u32 {
+        let a = (s.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+        let whole = a < self.debug_str.len()
+            && a.checked_add(s.len())
+                .and_then(|end| self.debug_str.get(end))
+                == Some(&0);
+        if whole {
+            if let Some(&o) = self.by_str_off.get(a).filter(|&&o| o != 0) {
+                return o;
+            }
+            let o = self.strs.add(s).0;
+            if let Some(slot) = self.by_str_off.get_mut(a) {
+                *slot = o;
+            }
+            return o;
+        }
         let key = (s.as_ptr() as usize, s.len());
         if let Some(&o) = self.by_addr.get(&key) {
             return o;
@@ -1011,7 +1042,9 @@ impl<'o> Encoder<'o> {
     pub fn take_words(&mut self) -> Vec<u32> {
         self.seal_saved_functions();
         self.words_first_id = self.next_id;
-        std::mem::take(&mut self.words)
+        // The next piece is about as large: no regrowth from empty.
+        let cap = self.words.len();
+        std::mem::replace(&mut self.words, Vec::with_capacity(cap))
     }
 
     /// The own string section from byte `from` on, as it stands.

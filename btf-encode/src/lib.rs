@@ -384,18 +384,19 @@ fn encode_words(
         cu.offset = uoff;
         Result::Ok(Some(cu))
     };
-    let encode_batch =
-        |enc: &mut encoder::Encoder<'_>, batch: Vec<Result<Option<dwarf::Cu<'_>>>>| -> Result<()> {
-            for cu in batch {
-                let Some(cu) = cu? else {
-                    continue;
-                };
-                enc.encode_cu(&cu, &info).map_err(|e| {
-                    Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
-                })?;
-            }
-            Ok(())
-        };
+    let encode_batch = |enc: &mut encoder::Encoder<'_, '_>,
+                        batch: Vec<Result<Option<dwarf::Cu<'_>>>>|
+     -> Result<()> {
+        for cu in batch {
+            let Some(cu) = cu? else {
+                continue;
+            };
+            enc.encode_cu(&cu, &info).map_err(|e| {
+                Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
+            })?;
+        }
+        Ok(())
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
