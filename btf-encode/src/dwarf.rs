@@ -284,6 +284,7 @@ fn snap_slot(at: gimli::DwAt) -> Option<usize> {
 }
 
 impl<'a> Snap<'a> {
+    #[inline(always)]
     fn new(e: &Die<'a, '_>) -> Self {
         let mut vals = [None; SNAP_COUNT];
         let mut it = e.attrs();

@@ -89,13 +89,24 @@ pub struct Options {
     /// `-j N`: threads decoding units (`None` or 0: rayon's default). The
     /// output does not depend on it.
     pub jobs: Option<usize>,
+    /// The smallest `.debug_info` (bytes) decoded on more than one thread
+    /// (`None`: [`PARALLEL_MIN_INFO`]); a smaller one is decoded on the
+    /// calling thread whatever [`Options::jobs`] says. The output does not
+    /// depend on it.
+    pub parallel_min_info: Option<usize>,
 }
+
+/// Below this much `.debug_info` the pipeline's threads cost more than they
+/// save (BENCHMARKS.md: a 16 MB module, mlx5_core.ko, took 0.41 s on one
+/// thread and 0.49 s with the pipeline on two cores, and 30 % more memory;
+/// the 163 MB vmlinux 3.5 s against 2.3 s).
+pub const PARALLEL_MIN_INFO: usize = 32 << 20;
 
 /// How far an encoding run is, as reported to [`Options::progress`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
     /// `done` of the `total` compile units of `.debug_info` are decoded
-    /// and encoded (reported after each unit, or each batch of units).
+    /// and encoded (reported after each unit).
     Units { done: usize, total: usize },
     /// Every unit is encoded; the `types` records are being deduplicated.
     Dedup { types: u32 },
@@ -283,6 +294,13 @@ fn encode_words(
             function_table: opts.new_functions,
         },
     )?;
+    // The pages the ELF reader touched (symbols, and for a relocatable
+    // object the relocation sections and the sections it copied to apply
+    // them or to inflate them) are not needed again: give them all back.
+    // Those of the sections still borrowed come back when read.
+    if let Some(m) = map {
+        release_pages(m, data);
+    }
     // `.debug_info` as a slice of the mapping (not a relocated or inflated
     // copy, whose memory must not be dropped): what is released per batch.
     let mapped_info: Option<&[u8]> = map.and_then(|_| {
@@ -397,11 +415,24 @@ fn encode_words(
         }
         Ok(())
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
-    let threads = pool.current_num_threads().max(1);
+    let info_len = info
+        .sections
+        .iter()
+        .find(|(n, _)| *n == ".debug_info")
+        .map_or(0, |(_, d)| d.len());
+    // The decoding pool, when it pays (see `PARALLEL_MIN_INFO`).
+    let pool = match info_len >= opts.parallel_min_info.unwrap_or(PARALLEL_MIN_INFO)
+        && opts.jobs != Some(1)
+    {
+        true => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.jobs.unwrap_or(0))
+                .build()
+                .map_err(|e| Error::new(format!("cannot start threads: {e}")))?,
+        ),
+        false => None,
+    };
+    let threads = pool.as_ref().map_or(1, |p| p.current_num_threads().max(1));
     let total = headers.len();
     let report = |done: usize| {
         if let Some(p) = &opts.progress {
@@ -414,89 +445,93 @@ fn encode_words(
     // two pieces handed to the stream.
     const RELEASE_EVERY: usize = 64;
     const STREAM_EVERY: usize = 8;
-    if threads == 1 {
-        for (i, h) in headers.iter().enumerate() {
-            encode_batch(&mut enc, vec![decode(*h)])?;
-            report(i + 1);
-            if (i + 1) % RELEASE_EVERY == 0 {
-                let from = i + 1 - RELEASE_EVERY;
-                release_units(&headers[from..=i], headers.get(i + 1));
+    match pool.as_ref().filter(|_| threads > 1) {
+        None => {
+            for (i, h) in headers.iter().enumerate() {
+                encode_batch(&mut enc, vec![decode(*h)])?;
+                report(i + 1);
+                if (i + 1) % RELEASE_EVERY == 0 {
+                    let from = i + 1 - RELEASE_EVERY;
+                    release_units(&headers[from..=i], headers.get(i + 1));
+                }
             }
         }
-    } else {
-        // The pipeline (docs/ARCHITECTURE.md, btf-encode, "Parallel
-        // decoding"): units decoded on the pool, at most `window` ahead of
-        // this thread, which encodes them in file order; every STREAM_EVERY
-        // units the records encoded since the last piece go to the stream's
-        // thread, which runs dedup's per-piece passes while encoding goes
-        // on. Three stages, none waiting for a whole batch of another.
-        let window = threads * 4;
-        let streaming = stream.is_some();
-        // The stream's own one-thread pool: dedup's few parallel steps stay
-        // on it rather than starting rayon's global pool.
-        let stream_pool = match streaming {
-            true => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .build()
-                    .map_err(|e| Error::new(format!("cannot start threads: {e}")))?,
-            ),
-            false => None,
-        };
-        std::thread::scope(|ts| -> Result<()> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u32>, Vec<u8>)>(2);
-            let streamer = stream.take().zip(stream_pool.as_ref()).map(|(st, sp)| {
-                ts.spawn(move || -> Result<()> {
-                    sp.install(|| {
-                        for (w, b) in rx {
-                            st.push(&w, &b)?;
-                        }
-                        Ok(())
+        Some(pool) => {
+            // The pipeline (docs/ARCHITECTURE.md, btf-encode, "Parallel
+            // decoding"): units decoded on the pool, at most `window` ahead of
+            // this thread, which encodes them in file order; every STREAM_EVERY
+            // units the records encoded since the last piece go to the stream's
+            // thread, which runs dedup's per-piece passes while encoding goes
+            // on. Three stages, none waiting for a whole batch of another.
+            let window = threads * 4;
+            let streaming = stream.is_some();
+            // The stream's own pool (`-j` threads, idle but for dedup's few
+            // parallel steps): the stream never waits behind decoding jobs, and
+            // rayon's global pool is never started.
+            let stream_pool = match streaming {
+                true => Some(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?,
+                ),
+                false => None,
+            };
+            std::thread::scope(|ts| -> Result<()> {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u32>, Vec<u8>)>(2);
+                let streamer = stream.take().zip(stream_pool.as_ref()).map(|(st, sp)| {
+                    ts.spawn(move || -> Result<()> {
+                        sp.install(|| {
+                            for (w, b) in rx {
+                                st.push(&w, &b)?;
+                            }
+                            Ok(())
+                        })
                     })
-                })
-            });
-            let mut tx = streamer.is_some().then_some(tx);
-            let encoded = ordered_map(
-                &pool,
-                &headers,
-                window,
-                |h| decode(*h),
-                |i, cu| {
-                    encode_batch(&mut enc, vec![cu])?;
-                    let upto = i + 1;
-                    report(upto);
-                    if upto % RELEASE_EVERY == 0 || upto == total {
-                        let from = (upto - 1) / RELEASE_EVERY * RELEASE_EVERY;
-                        release_units(&headers[from..upto], headers.get(upto));
-                    }
-                    if let Some(t) = &tx {
-                        if upto % STREAM_EVERY == 0 || upto == total {
-                            let w = enc.take_words();
-                            let b = enc.strings_from(pushed_strs).to_vec();
-                            pushed_strs += b.len();
-                            if t.send((w, b)).is_err() {
-                                // The stream stopped on an error: its thread
-                                // reports it below.
-                                return Ok(false);
+                });
+                let mut tx = streamer.is_some().then_some(tx);
+                let encoded = ordered_map(
+                    pool,
+                    &headers,
+                    window,
+                    |h| decode(*h),
+                    |i, cu| {
+                        encode_batch(&mut enc, vec![cu])?;
+                        let upto = i + 1;
+                        report(upto);
+                        if upto % RELEASE_EVERY == 0 || upto == total {
+                            let from = (upto - 1) / RELEASE_EVERY * RELEASE_EVERY;
+                            release_units(&headers[from..upto], headers.get(upto));
+                        }
+                        if let Some(t) = &tx {
+                            if upto % STREAM_EVERY == 0 || upto == total {
+                                let w = enc.take_words();
+                                let b = enc.strings_from(pushed_strs).to_vec();
+                                pushed_strs += b.len();
+                                if t.send((w, b)).is_err() {
+                                    // The stream stopped on an error: its thread
+                                    // reports it below.
+                                    return Ok(false);
+                                }
                             }
                         }
-                    }
-                    Ok(true)
-                },
-            );
-            // Closing the channel ends the stream's loop.
-            tx.take();
-            let streamed = match streamer {
-                Some(h) => h
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::new("the dedup stream's thread panicked"))),
-                None => Ok(()),
-            };
-            encoded?;
-            streamed?;
-            used = streaming;
-            Ok(())
-        })?;
+                        Ok(true)
+                    },
+                );
+                // Closing the channel ends the stream's loop.
+                tx.take();
+                let streamed = match streamer {
+                    Some(h) => h
+                        .join()
+                        .unwrap_or_else(|_| Err(Error::new("the dedup stream's thread panicked"))),
+                    None => Ok(()),
+                };
+                encoded?;
+                streamed?;
+                used = streaming;
+                Ok(())
+            })?;
+        }
     }
     timing("units decoded and encoded", clock);
     let (raw, log) = enc.finish()?;

@@ -238,6 +238,7 @@ fn main() -> ExitCode {
         distilled_base: false,
         // pahole's -j without a number: every CPU; no -j: one thread.
         jobs: Some(args.jobs.unwrap_or(1)),
+        parallel_min_info: None,
     };
     features.apply_to(&mut opts);
     // pahole applies --btf_features over the individual flags; the two

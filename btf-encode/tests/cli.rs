@@ -444,6 +444,7 @@ fn progress_reports() {
         let s = seen.clone();
         let opts = btf_encode::Options {
             jobs: Some(jobs),
+            parallel_min_info: Some(0),
             progress: Some(btf_encode::ProgressFn::new(move |p| {
                 s.lock().unwrap().push(p)
             })),
@@ -455,6 +456,7 @@ fn progress_reports() {
             .to_bytes();
         let plain = btf_encode::Options {
             jobs: Some(jobs),
+            parallel_min_info: Some(0),
             ..Default::default()
         };
         let without = btf_encode::encode(&data, &plain)
