@@ -1,6 +1,6 @@
 //! The floor of any DWARF-to-BTF encoder: a bare gimli walk over every DIE
 //! of a file, reading every attribute value, on the same threads btf-encode
-//! uses (units spread over rayon's pool), with the same section loading
+//! uses (units spread over rayon's pool), with the same input mapping and section loading
 //! (`btf_encode::elf::read`: relocations and decompression included).
 //! `bench/encode.sh` times it beside btf-encode and pahole.
 //!
@@ -18,7 +18,15 @@ fn main() {
         .next()
         .and_then(|a| a.strip_prefix("-j").map(|n| n.parse().unwrap_or(0)))
         .unwrap_or(1);
-    let data = std::fs::read(&path).unwrap_or_else(|e| {
+    // Mapped, as btf-encode maps its input (reading the whole file would
+    // put the file's size into the floor's time and memory).
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}");
+        std::process::exit(2)
+    });
+    // SAFETY: a read-only mapping of a file this process does not write; a
+    // concurrent truncation could fault, the risk every mmap reader takes.
+    let data = unsafe { memmap2::Mmap::map(&file) }.unwrap_or_else(|e| {
         eprintln!("{path}: {e}");
         std::process::exit(2)
     });
