@@ -424,12 +424,7 @@ fn encode_words(
     let pool = match info_len >= opts.parallel_min_info.unwrap_or(PARALLEL_MIN_INFO)
         && opts.jobs != Some(1)
     {
-        true => Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(opts.jobs.unwrap_or(0))
-                .build()
-                .map_err(|e| Error::new(format!("cannot start threads: {e}")))?,
-        ),
+        true => Some(JoinedPool::new(opts.jobs.unwrap_or(0))?),
         false => None,
     };
     let threads = pool.as_ref().map_or(1, |p| p.current_num_threads().max(1));
@@ -445,7 +440,7 @@ fn encode_words(
     // two pieces handed to the stream.
     const RELEASE_EVERY: usize = 64;
     const STREAM_EVERY: usize = 8;
-    match pool.as_ref().filter(|_| threads > 1) {
+    match pool.as_deref().filter(|_| threads > 1) {
         None => {
             for (i, h) in headers.iter().enumerate() {
                 encode_batch(&mut enc, vec![decode(*h)])?;
@@ -469,17 +464,12 @@ fn encode_words(
             // parallel steps): the stream never waits behind decoding jobs, and
             // rayon's global pool is never started.
             let stream_pool = match streaming {
-                true => Some(
-                    rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .map_err(|e| Error::new(format!("cannot start threads: {e}")))?,
-                ),
+                true => Some(JoinedPool::new(threads)?),
                 false => None,
             };
             std::thread::scope(|ts| -> Result<()> {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u32>, Vec<u8>)>(2);
-                let streamer = stream.take().zip(stream_pool.as_ref()).map(|(st, sp)| {
+                let streamer = stream.take().zip(stream_pool.as_deref()).map(|(st, sp)| {
                     ts.spawn(move || -> Result<()> {
                         sp.install(|| {
                             for (w, b) in rx {
@@ -536,6 +526,55 @@ fn encode_words(
     timing("units decoded and encoded", clock);
     let (raw, log) = enc.finish()?;
     Ok((raw, info.endian, log, used.then_some(pushed_strs)))
+}
+
+/// A rayon pool whose threads are joined when it is dropped. A dropped
+/// rayon pool lets its threads wind down on their own; a library run
+/// returning (or a process ending) right after would leave them behind,
+/// mid-teardown (LeakSanitizer reports what they still hold).
+struct JoinedPool {
+    pool: Option<rayon::ThreadPool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl JoinedPool {
+    /// `n` threads (0: rayon's default).
+    fn new(n: usize) -> Result<JoinedPool> {
+        let handles = std::sync::Mutex::new(Vec::new());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .spawn_handler(|t| {
+                let h = std::thread::Builder::new().spawn(|| t.run())?;
+                if let Ok(mut v) = handles.lock() {
+                    v.push(h);
+                }
+                Ok(())
+            })
+            .build()
+            .map_err(|e| Error::new(format!("cannot start threads: {e}")))?;
+        Ok(JoinedPool {
+            pool: Some(pool),
+            threads: handles.into_inner().unwrap_or_default(),
+        })
+    }
+}
+
+impl std::ops::Deref for JoinedPool {
+    type Target = rayon::ThreadPool;
+    fn deref(&self) -> &rayon::ThreadPool {
+        // Set from `new` to the drop.
+        self.pool.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for JoinedPool {
+    fn drop(&mut self) {
+        // Dropping the pool tells its threads to stop; then wait for them.
+        self.pool.take();
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+    }
 }
 
 /// Runs `f` over `items` on `pool`, no item started more than `window`

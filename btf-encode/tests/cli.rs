@@ -60,8 +60,8 @@ fn unimplemented_flags_are_errors() {
     }
 }
 
-/// A failing in-place run (object's ELF builder does not know clang's
-/// SHT_LLVM_ADDRSIG) leaves the input byte-identical.
+/// A failing in-place run (here: a unit header with DWARF version 99)
+/// leaves the input byte-identical and no temporary file behind.
 #[test]
 fn failing_in_place_leaves_input() {
     if !oracle_program("clang") {
@@ -70,13 +70,118 @@ fn failing_in_place_leaves_input() {
     let d = tmpdir("inplace-fail");
     let o = d.join("a.o");
     clang(SRC, &["-g", "-O2", "-faddrsig"], &o);
-    let before = std::fs::read(&o).unwrap();
+    let mut data = std::fs::read(&o).unwrap();
+    let (start, _) = section_range(&data, ".debug_info").expect(".debug_info");
+    // The version field follows the 4-byte unit length.
+    data[start + 4] = 99;
+    data[start + 5] = 0;
+    std::fs::write(&o, &data).unwrap();
     let (code, _, err) = run(&["-J", o.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("a.o"), "{err}");
-    assert_eq!(std::fs::read(&o).unwrap(), before);
+    assert_eq!(std::fs::read(&o).unwrap(), data);
     let leftovers = std::fs::read_dir(&d).unwrap().flatten().count();
     assert_eq!(leftovers, 2, "only a.c and a.o");
+}
+
+/// The file range of section `name`.
+fn section_range(data: &[u8], name: &str) -> Option<(usize, usize)> {
+    use object::{Object, ObjectSection};
+    let f = object::File::parse(data).ok()?;
+    let s = f.section_by_name(name)?;
+    let (off, len) = s.file_range()?;
+    Some((off as usize, (off + len) as usize))
+}
+
+/// Every section's name and bytes.
+fn sections_of(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use object::{Object, ObjectSection};
+    let f = object::File::parse(data).unwrap();
+    f.sections()
+        .map(|s| {
+            (
+                s.name().unwrap_or("?").to_string(),
+                s.data().unwrap_or(&[]).to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// clang objects, which object's ELF builder refuses (SHT_LLVM_ADDRSIG,
+/// one `.strtab` for section and symbol names), get their `.BTF` by
+/// appending: for ELF64 and ELF32 in both byte orders, the section is added
+/// once and then replaced, equals the detached output (and pahole's for the
+/// native object), every other section keeps its bytes, and readelf reads
+/// the result.
+#[test]
+fn clang_objects_in_place_by_appending() {
+    if !oracle_program("clang") || !oracle_program("llvm-readelf") || !oracle_program("pahole") {
+        return;
+    }
+    let d = tmpdir("inplace-clang");
+    for target in [
+        "x86_64-linux-gnu",
+        "i386-linux-gnu",
+        "mips-linux-gnu",
+        "powerpc64-linux-gnu",
+    ] {
+        let o = d.join(format!("{target}.o"));
+        clang(
+            SRC,
+            &[&format!("--target={target}"), "-g", "-O2", "-faddrsig"],
+            &o,
+        );
+        let before = std::fs::read(&o).unwrap();
+        let det = d.join(format!("{target}.btf"));
+        let (code, _, err) = run(&[
+            "-J",
+            &format!("--btf_encode_detached={}", det.display()),
+            o.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{target}: {err}");
+        let det = std::fs::read(&det).unwrap();
+        if target.starts_with("x86_64") {
+            let p = d.join("pahole.btf");
+            let st = Command::new("pahole")
+                .arg("-J")
+                .arg(format!("--btf_encode_detached={}", p.display()))
+                .arg(&o)
+                .status()
+                .unwrap();
+            assert!(st.success());
+            assert_eq!(std::fs::read(&p).unwrap(), det, "pahole");
+        }
+        for round in 0..2 {
+            let (code, _, err) = run(&["-J", o.to_str().unwrap()]);
+            assert_eq!(code, 0, "{target} round {round}: {err}");
+            assert_eq!(count_sections(&o, ".BTF"), 1, "{target} round {round}");
+            let after = std::fs::read(&o).unwrap();
+            let (a, b) = section_range(&after, ".BTF").unwrap();
+            assert_eq!(&after[a..b], &det[..], "{target} round {round}");
+            // Every section of the input is still there with its bytes
+            // (the name table may have grown by ".BTF").
+            let now = sections_of(&after);
+            for (i, (name, bytes)) in sections_of(&before).iter().enumerate() {
+                assert_eq!(&now[i].0, name, "{target}: section {i}");
+                if name != ".strtab" && name != ".shstrtab" {
+                    assert_eq!(&now[i].1, bytes, "{target}: {name}");
+                } else {
+                    assert!(now[i].1.starts_with(bytes), "{target}: {name}");
+                }
+            }
+            let st = Command::new("llvm-readelf")
+                .args(["-S", "-s", "-r"])
+                .arg(&o)
+                .output()
+                .unwrap();
+            assert!(st.status.success(), "{target}: readelf");
+            assert!(
+                st.stderr.is_empty(),
+                "{target}: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
+        }
+    }
 }
 
 fn dump_section(elf: &Path, name: &str) -> Vec<u8> {
@@ -99,8 +204,8 @@ fn count_sections(elf: &Path, name: &str) -> usize {
 }
 
 /// In place: a new `.BTF` section, then a replaced one (never two), equal to
-/// the detached output. (A gcc object: clang's objects name their sections
-/// from `.strtab`, which object's ELF builder does not rewrite.)
+/// the detached output. (A gcc object, which object's ELF builder rewrites;
+/// clang's go through the appending writer, tested above.)
 #[test]
 fn in_place_equals_detached() {
     if !oracle_program("gcc") || !oracle_program("objcopy") {
