@@ -39,13 +39,7 @@ fn main() {
         btf::Endian::Big => gimli::RunTimeEndian::Big,
     };
     let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::RunTimeEndian>, gimli::Error> {
-        let d = info
-            .sections
-            .iter()
-            .find(|(n, _)| *n == id.name())
-            .map(|(_, d)| d.as_ref())
-            .unwrap_or(&[]);
-        Ok(gimli::EndianSlice::new(d, endian))
+        Ok(gimli::EndianSlice::new(info.section(id.name()).unwrap_or(&[]), endian))
     };
     let dwarf = gimli::Dwarf::load(load).expect("DWARF");
     let mut headers = Vec::new();

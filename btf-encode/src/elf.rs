@@ -109,6 +109,15 @@ pub struct ElfInfo<'data> {
 }
 
 impl ElfInfo<'_> {
+    /// The bytes of debug section `name` (relocated and inflated), if the
+    /// file has it.
+    pub fn section(&self, name: &str) -> Option<&[u8]> {
+        self.sections
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d.as_ref())
+    }
+
     /// The entry of [`ElfInfo::function_table`] of this name.
     pub fn function(&self, name: &[u8]) -> Option<usize> {
         self.function_table

@@ -118,10 +118,8 @@ pub fn append(data: &[u8], name: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
             } else {
                 v.to_le_bytes()
             };
-            match (width, big) {
-                (2, _) if v > u64::from(u16::MAX) => return Err(Error::new("value too large")),
-                (4, _) if v > u64::from(u32::MAX) => return Err(Error::new("value too large")),
-                _ => {}
+            if width < 8 && v >> (8 * width) != 0 {
+                return Err(Error::new("value too large"));
             }
             if big {
                 slot.copy_from_slice(&all[8 - width..]);

@@ -160,11 +160,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             Some(_) => StringTable::new_split(str_start),
             None => StringTable::new(),
         };
-        let debug_str = elf
-            .sections
-            .iter()
-            .find(|(n, _)| *n == ".debug_str")
-            .map_or(&[][..], |(_, d)| d.as_ref());
+        let debug_str = elf.section(".debug_str").unwrap_or(&[]);
         Encoder {
             words: Vec::new(),
             strs,

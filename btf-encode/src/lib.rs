@@ -339,21 +339,15 @@ fn encode_words(
         gimli::EndianSlice<'_, gimli::RunTimeEndian>,
         gimli::Error,
     > {
-        let data = info
-            .sections
-            .iter()
-            .find(|(n, _)| *n == id.name())
-            .map(|(_, d)| d.as_ref())
-            .unwrap_or(&[]);
-        Ok(gimli::EndianSlice::new(data, endian))
+        Ok(gimli::EndianSlice::new(
+            info.section(id.name()).unwrap_or(&[]),
+            endian,
+        ))
     };
     let dwarf =
         gimli::Dwarf::load(get).map_err(|e| Error::new(format!("cannot load DWARF: {e}")))?;
-    let has_info = info
-        .sections
-        .iter()
-        .any(|(n, d)| *n == ".debug_info" && !d.is_empty());
-    if !has_info {
+    let info_len = info.section(".debug_info").map_or(0, <[u8]>::len);
+    if info_len == 0 {
         return Err(Error::new("no DWARF: the file has no .debug_info section"));
     }
     let lopts = dwarf::LoadOptions {
@@ -402,24 +396,15 @@ fn encode_words(
         cu.offset = uoff;
         Result::Ok(Some(cu))
     };
-    let encode_batch = |enc: &mut encoder::Encoder<'_, '_>,
-                        batch: Vec<Result<Option<dwarf::Cu<'_>>>>|
+    let encode_unit = |enc: &mut encoder::Encoder<'_, '_>,
+                       cu: Result<Option<dwarf::Cu<'_>>>|
      -> Result<()> {
-        for cu in batch {
-            let Some(cu) = cu? else {
-                continue;
-            };
-            enc.encode_cu(&cu, &info).map_err(|e| {
-                Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset))
-            })?;
-        }
-        Ok(())
+        let Some(cu) = cu? else {
+            return Ok(());
+        };
+        enc.encode_cu(&cu, &info)
+            .map_err(|e| Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset)))
     };
-    let info_len = info
-        .sections
-        .iter()
-        .find(|(n, _)| *n == ".debug_info")
-        .map_or(0, |(_, d)| d.len());
     // The decoding pool, when it pays (see `PARALLEL_MIN_INFO`).
     let pool = match info_len >= opts.parallel_min_info.unwrap_or(PARALLEL_MIN_INFO)
         && opts.jobs != Some(1)
@@ -429,26 +414,28 @@ fn encode_words(
     };
     let threads = pool.as_ref().map_or(1, |p| p.current_num_threads().max(1));
     let total = headers.len();
-    let report = |done: usize| {
-        if let Some(p) = &opts.progress {
-            p.report(Progress::Units { done, total });
-        }
-    };
     let mut pushed_strs = 0usize;
     let mut used = false;
     // Units encoded between two releases of their input pages, and between
     // two pieces handed to the stream.
     const RELEASE_EVERY: usize = 64;
     const STREAM_EVERY: usize = 8;
+    // After the first `upto` units are encoded: progress, and every
+    // RELEASE_EVERY units (and after the last) their input pages back.
+    let unit_done = |upto: usize| {
+        if let Some(p) = &opts.progress {
+            p.report(Progress::Units { done: upto, total });
+        }
+        if upto.is_multiple_of(RELEASE_EVERY) || upto == total {
+            let from = (upto - 1) / RELEASE_EVERY * RELEASE_EVERY;
+            release_units(&headers[from..upto], headers.get(upto));
+        }
+    };
     match pool.as_deref().filter(|_| threads > 1) {
         None => {
             for (i, h) in headers.iter().enumerate() {
-                encode_batch(&mut enc, vec![decode(*h)])?;
-                report(i + 1);
-                if (i + 1) % RELEASE_EVERY == 0 {
-                    let from = i + 1 - RELEASE_EVERY;
-                    release_units(&headers[from..=i], headers.get(i + 1));
-                }
+                encode_unit(&mut enc, decode(*h))?;
+                unit_done(i + 1);
             }
         }
         Some(pool) => {
@@ -486,13 +473,9 @@ fn encode_words(
                     window,
                     |h| decode(*h),
                     |i, cu| {
-                        encode_batch(&mut enc, vec![cu])?;
+                        encode_unit(&mut enc, cu)?;
                         let upto = i + 1;
-                        report(upto);
-                        if upto % RELEASE_EVERY == 0 || upto == total {
-                            let from = (upto - 1) / RELEASE_EVERY * RELEASE_EVERY;
-                            release_units(&headers[from..upto], headers.get(upto));
-                        }
+                        unit_done(upto);
                         if let Some(t) = &tx {
                             if upto % STREAM_EVERY == 0 || upto == total {
                                 let w = enc.take_words();
