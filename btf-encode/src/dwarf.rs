@@ -12,6 +12,8 @@
 //! - References are DIE offsets until [`Cu::resolve`] turns them into table
 //!   numbers; a reference to a DIE that is not a type of this unit becomes 0.
 
+use std::mem::MaybeUninit;
+
 use btf::hash::FastMap as HashMap;
 
 use btf::{Error, Result};
@@ -19,7 +21,64 @@ use gimli::{constants as dw, AttributeValue, DebuggingInformationEntry, Reader};
 
 /// A name as the DWARF holds it (bytes borrowed from `.debug_str` or the
 /// DIE), `None` when the DIE has none.
-pub type Name<'a> = Option<&'a [u8]>;
+pub type Name<'a> = Option<Str<'a>>;
+
+/// A string of the input: its bytes, or a `.debug_str` string known by
+/// where it starts, its end found only when someone asks for its bytes.
+/// Most names repeat from unit to unit and the encoder knows them by their
+/// `.debug_str` offset, so most are never scanned for their NUL at all.
+///
+/// Invariant: a lazy string's slice runs from its first byte to the end of
+/// a section whose last byte is NUL, so it holds a terminated string.
+#[derive(Clone, Copy, Debug)]
+pub struct Str<'a> {
+    s: &'a [u8],
+    lazy: bool,
+}
+
+impl<'a> Str<'a> {
+    /// The string of exactly these bytes.
+    pub const fn new(s: &'a [u8]) -> Self {
+        Str { s, lazy: false }
+    }
+
+    /// The string at the start of `tail`, or `None` if `tail` is not a
+    /// suffix of its section that ends with NUL (the caller's promise:
+    /// `tail` reaches the end of its section).
+    fn lazy(tail: &'a [u8]) -> Option<Self> {
+        (tail.last() == Some(&0)).then_some(Str {
+            s: tail,
+            lazy: true,
+        })
+    }
+
+    /// The string's bytes (without the NUL).
+    pub fn bytes(self) -> &'a [u8] {
+        if !self.lazy {
+            return self.s;
+        }
+        match std::ffi::CStr::from_bytes_until_nul(self.s) {
+            Ok(c) => c.to_bytes(),
+            Err(_) => self.s,
+        }
+    }
+
+    /// Where the string starts (for lookups by address).
+    pub fn start(self) -> *const u8 {
+        self.s.as_ptr()
+    }
+
+    /// Whether the string's end is still unknown (then it is followed by a
+    /// NUL in the same section).
+    pub fn is_lazy(self) -> bool {
+        self.lazy
+    }
+}
+
+/// The bytes of a name, `None` for none.
+pub fn name_bytes(n: Name<'_>) -> Option<&[u8]> {
+    n.map(Str::bytes)
+}
 
 /// A reference to another DIE, or an already known table number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,10 +295,15 @@ type Die<'a, 'u> = DebuggingInformationEntry<'u, 'u, R<'a>>;
 struct Snap<'a> {
     tag: gimli::DwTag,
     offset: gimli::UnitOffset,
-    vals: [Option<AttributeValue<R<'a>>>; SNAP_COUNT],
+    /// Bit `i` set: slot `i` of `vals` holds the attribute's value.
+    present: u32,
+    /// Written only where `present` says; the others are never read (no
+    /// initialization per DIE: a `Snap` is made for most DIEs).
+    vals: [MaybeUninit<AttributeValue<R<'a>>>; SNAP_COUNT],
 }
 
 const SNAP_COUNT: usize = 18;
+const _: () = assert!(SNAP_COUNT <= 32, "Snap::present has 32 bits");
 
 /// The attributes a [`Snap`] keeps, by slot.
 const SNAP_ATTRS: [gimli::DwAt; SNAP_COUNT] = [
@@ -286,20 +350,16 @@ fn snap_slot(at: gimli::DwAt) -> Option<usize> {
 impl<'a> Snap<'a> {
     #[inline(always)]
     fn new(e: &Die<'a, '_>) -> Self {
-        let mut vals = [None; SNAP_COUNT];
+        let mut snap = Snap::empty(e.tag(), e.offset());
         let mut it = e.attrs();
         while let Ok(Some(a)) = it.next() {
             if let Some(i) = snap_slot(a.name()) {
-                if vals[i].is_none() {
-                    vals[i] = Some(a.raw_value());
+                if !snap.has_slot(i) {
+                    snap.set(i, a.raw_value());
                 }
             }
         }
-        Snap {
-            tag: e.tag(),
-            offset: e.offset(),
-            vals,
-        }
+        snap
     }
 
     fn tag(&self) -> gimli::DwTag {
@@ -307,7 +367,149 @@ impl<'a> Snap<'a> {
     }
 
     fn get(&self, at: gimli::DwAt) -> Option<AttributeValue<R<'a>>> {
-        snap_slot(at).and_then(|i| self.vals[i])
+        let i = snap_slot(at)?;
+        if !self.has_slot(i) {
+            return None;
+        }
+        // SAFETY: `present` has bit `i` only once `set` wrote `vals[i]`
+        // (and a `Snap` is never changed after that but by `set`).
+        Some(unsafe { self.vals[i].assume_init() })
+    }
+
+    #[inline(always)]
+    fn empty(tag: gimli::DwTag, offset: gimli::UnitOffset) -> Self {
+        Snap {
+            tag,
+            offset,
+            present: 0,
+            vals: [MaybeUninit::uninit(); SNAP_COUNT],
+        }
+    }
+
+    #[inline(always)]
+    fn has_slot(&self, i: usize) -> bool {
+        self.present & (1 << i) != 0
+    }
+
+    #[inline(always)]
+    fn set(&mut self, i: usize, v: AttributeValue<R<'a>>) {
+        self.vals[i] = MaybeUninit::new(v);
+        self.present |= 1 << i;
+    }
+}
+
+/// A DIE whose abbreviation the [`Walk`] has read, its attributes not yet:
+/// [`Walk::attrs`] reads them, the next [`Walk::next_child`] skips them.
+#[derive(Clone, Copy)]
+struct Head {
+    tag: gimli::DwTag,
+    offset: gimli::UnitOffset,
+    /// The DIE's depth in the unit's tree (the root is 0).
+    depth: isize,
+}
+
+/// A depth-first reader of a unit's DIEs on gimli's raw entries, reading
+/// only the attributes a [`Snap`] keeps and skipping the rest, and whole
+/// subtrees nobody asks for, without building their values.
+///
+/// Invariants:
+/// - `raw.next_depth()` is the depth of the entry `raw` reads next; a DIE at
+///   depth `d` with children is followed by them at `d + 1` and a null entry
+///   that brings the depth back to `d`.
+/// - `pending` is the abbreviation of the last DIE returned, while its
+///   attributes are unread: exactly one of `attrs` (reads them) or the next
+///   `next_child` (skips them) moves `raw` past them.
+/// - `next_child(d)` returns the DIEs at depth `d + 1` that follow, skipping
+///   deeper entries left unread; it stops (without reading further) at the
+///   first entry that is not deeper than `d`, or at the end of the unit (a
+///   unit may lack its trailing null entries, as gimli's own tree allows).
+struct Walk<'a, 'u> {
+    raw: gimli::EntriesRaw<'u, 'u, R<'a>>,
+    header: &'u gimli::UnitHeader<R<'a>>,
+    pending: Option<(gimli::UnitOffset, &'u gimli::Abbreviation)>,
+}
+
+impl<'a, 'u> Walk<'a, 'u> {
+    fn err(&self, e: gimli::Error, at: gimli::UnitOffset) -> Error {
+        let off = at.to_debug_info_offset(self.header).map_or(at.0, |o| o.0);
+        gerr(e, &format!("DIE at .debug_info offset {off:#x}"))
+    }
+
+    fn skip_pending(&mut self) -> Result<()> {
+        if let Some((at, ab)) = self.pending.take() {
+            if let Err(e) = self.raw.skip_attributes(ab.attributes()) {
+                return Err(self.err(e, at));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next child of the DIE at depth `parent` (see the invariants).
+    fn next_child(&mut self, parent: isize) -> Result<Option<Head>> {
+        self.skip_pending()?;
+        loop {
+            let depth = self.raw.next_depth();
+            if depth <= parent || self.raw.is_empty() {
+                return Ok(None);
+            }
+            let offset = self.raw.next_offset();
+            let ab = match self.raw.read_abbreviation() {
+                Ok(Some(ab)) => ab,
+                Ok(None) => continue,
+                Err(e) => return Err(self.err(e, offset)),
+            };
+            self.pending = Some((offset, ab));
+            if depth == parent + 1 {
+                return Ok(Some(Head {
+                    tag: ab.tag(),
+                    offset,
+                    depth,
+                }));
+            }
+            self.skip_pending()?;
+        }
+    }
+
+    /// The kept attributes of `h`, the DIE `next_child` returned last,
+    /// into `snap` (written in place: a `Snap` is too big to move around
+    /// for every DIE).
+    #[inline(always)]
+    fn attrs(&mut self, h: &Head, snap: &mut Snap<'a>) -> Result<()> {
+        let ab = match self.pending.take() {
+            Some((at, ab)) if at == h.offset => ab,
+            _ => {
+                return Err(Error::new(format!(
+                    "internal: attributes of the DIE at unit offset {:#x} read out of order",
+                    h.offset.0
+                )))
+            }
+        };
+        *snap = Snap::empty(h.tag, h.offset);
+        let specs = ab.attributes();
+        // Runs of attributes nobody reads are skipped in one call (gimli
+        // adds up the fixed sizes without decoding).
+        let mut unread = 0;
+        for (i, spec) in specs.iter().enumerate() {
+            let Some(slot) = snap_slot(spec.name()) else {
+                continue;
+            };
+            if snap.has_slot(slot) {
+                continue;
+            }
+            let read = self
+                .raw
+                .skip_attributes(&specs[unread..i])
+                .and_then(|()| self.raw.read_attribute(*spec));
+            match read {
+                Ok(a) => snap.set(slot, a.raw_value()),
+                Err(e) => return Err(self.err(e, h.offset)),
+            }
+            unread = i + 1;
+        }
+        if let Err(e) = self.raw.skip_attributes(&specs[unread..]) {
+            return Err(self.err(e, h.offset));
+        }
+        Ok(())
     }
 }
 
@@ -344,6 +546,7 @@ struct Ctx<'a, 'd> {
     /// The DWARF register numbers of the parameters the ABI passes in
     /// registers, in order (pahole's `register_params`).
     register_params: &'static [u8],
+    walk: Walk<'a, 'd>,
     cu: Cu<'a>,
 }
 
@@ -405,6 +608,13 @@ pub fn decode_unit<'a>(
         skip_type_tag: opts.skip_type_tag,
         param_locations: opts.param_locations,
         register_params: opts.register_params,
+        walk: Walk {
+            raw: unit
+                .entries_raw(None)
+                .map_err(|e| gerr(e, "unit entries"))?,
+            header: &unit.header,
+            pending: None,
+        },
         cu: Cu {
             unit_start: unit
                 .header
@@ -417,34 +627,31 @@ pub fn decode_unit<'a>(
             ..Cu::default()
         },
     };
-    let unit_off = unit
-        .header
-        .offset()
-        .as_debug_info_offset()
-        .map(|o| o.0)
-        .unwrap_or(0);
-    let mut tree = unit
-        .entries_tree(None)
-        .map_err(|e| gerr(e, &format!("unit at .debug_info offset {unit_off:#x}")))?;
-    let root = tree
-        .root()
-        .map_err(|e| gerr(e, &format!("unit at .debug_info offset {unit_off:#x}")))?;
-    let tag = root.entry().tag();
+    let root = ctx.walk.next_child(-1)?;
+    let Some(root) = root else {
+        return Err(Error::new(format!(
+            "unit at .debug_info offset {:#x}: no DIE",
+            ctx.cu.unit_start
+        )));
+    };
+    let tag = root.tag;
     if tag == dw::DW_TAG_skeleton_unit || tag == dw::DW_TAG_partial_unit {
         return Ok(None);
     }
     if tag != dw::DW_TAG_compile_unit && tag != dw::DW_TAG_type_unit {
         return Err(Error::new(format!(
-            "unit at .debug_info offset {unit_off:#x}: expected DW_TAG_compile_unit, got {tag}"
+            "unit at .debug_info offset {:#x}: expected DW_TAG_compile_unit, got {tag}",
+            ctx.cu.unit_start
         )));
     }
-    ctx.cu.language = ctx.numeric(&Snap::new(root.entry()), dw::DW_AT_language);
+    let mut re = Snap::empty(root.tag, root.offset);
+    ctx.walk.attrs(&root, &mut re)?;
+    ctx.cu.language = ctx.numeric(&re, dw::DW_AT_language);
     ctx.cu.name = ctx
-        .string(&Snap::new(root.entry()), dw::DW_AT_name)
+        .string_bytes(&re, dw::DW_AT_name)
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
-    let mut children = root.children();
-    while let Some(child) = children.next().map_err(|e| gerr(e, "DIE tree"))? {
+    while let Some(child) = ctx.walk.next_child(root.depth)? {
         let made = ctx.process(child, 0)?;
         ctx.add(made);
     }
@@ -482,7 +689,25 @@ impl<'a> Ctx<'a, '_> {
         e.get(at).is_some()
     }
 
+    /// A name: `.debug_str` strings lazily ([`Str`]) when the section ends
+    /// with NUL, else as [`Self::string_bytes`] finds them.
     fn string(&self, e: &Snap<'a>, at: gimli::DwAt) -> Name<'a> {
+        let v = e.get(at)?;
+        let offset = match v {
+            AttributeValue::DebugStrRef(o) => o,
+            AttributeValue::DebugStrOffsetsIndex(i) => {
+                self.dwarf.string_offset(self.unit, i).ok()?
+            }
+            _ => return self.string_bytes(e, at).map(Str::new),
+        };
+        let sec = gimli::Section::reader(&self.dwarf.debug_str).slice();
+        match Str::lazy(sec.get(offset.0..)?) {
+            Some(s) => Some(s),
+            None => self.string_bytes(e, at).map(Str::new),
+        }
+    }
+
+    fn string_bytes(&self, e: &Snap<'a>, at: gimli::DwAt) -> Option<&'a [u8]> {
         // `.debug_str` strings found with a word-at-a-time NUL search (gimli
         // scans byte by byte); the other forms through gimli. Same bytes,
         // and `None` where gimli finds no terminating NUL.
@@ -648,14 +873,27 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
+    /// [`Self::annotation`] of the DIE `h`, its attributes read only when
+    /// decl tags are kept.
+    fn annotation_of(&mut self, h: &Head, idx: i32, out: &mut Vec<(&'a [u8], i32)>) -> Result<()> {
+        if !self.skip_decl_tag {
+            let mut e = Snap::empty(h.tag, h.offset);
+            self.walk.attrs(h, &mut e)?;
+            self.annotation(&e, idx, out);
+        }
+        Ok(())
+    }
+
     fn annotation(&self, e: &Snap<'a>, idx: i32, out: &mut Vec<(&'a [u8], i32)>) {
         if self.skip_decl_tag {
             return;
         }
-        if self.string(e, dw::DW_AT_name) != Some(&b"btf_decl_tag"[..]) {
+        if self.string_bytes(e, dw::DW_AT_name) != Some(&b"btf_decl_tag"[..]) {
             return;
         }
-        let value = self.string(e, dw::DW_AT_const_value).unwrap_or_default();
+        let value = self
+            .string_bytes(e, dw::DW_AT_const_value)
+            .unwrap_or_default();
         out.push((value, idx));
     }
 
@@ -678,18 +916,15 @@ impl<'a> Ctx<'a, '_> {
         self.cu.set_type_id(die, id);
     }
 
-    fn process(
-        &mut self,
-        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
-        depth: usize,
-    ) -> Result<Made<'a>> {
+    fn process(&mut self, node: Head, depth: usize) -> Result<Made<'a>> {
         if depth > MAX_DEPTH {
             return Err(Error::new(format!(
                 "DWARF nested deeper than {MAX_DEPTH} levels in unit {}",
                 self.cu.name
             )));
         }
-        let e = Snap::new(node.entry());
+        let mut e = Snap::empty(node.tag, node.offset);
+        self.walk.attrs(&node, &mut e)?;
         let off = self.die_offset(&e);
         let tag = e.tag();
         let made = match tag {
@@ -737,16 +972,19 @@ impl<'a> Ctx<'a, '_> {
                 let ty = self.type_ref(&e);
                 let mut tags: Vec<u32> = Vec::new();
                 if !self.skip_type_tag {
-                    let mut ch = node.children();
-                    while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                        let ce = &Snap::new(c.entry());
-                        if !is_annotation(ce.tag()) {
+                    while let Some(c) = self.walk.next_child(node.depth)? {
+                        if !is_annotation(c.tag) {
                             continue;
                         }
-                        if self.string(ce, dw::DW_AT_name) != Some(&b"btf_type_tag"[..]) {
+                        let mut ce = Snap::empty(c.tag, c.offset);
+                        self.walk.attrs(&c, &mut ce)?;
+                        let ce = &ce;
+                        if self.string_bytes(ce, dw::DW_AT_name) != Some(&b"btf_type_tag"[..]) {
                             continue;
                         }
-                        let value = self.string(ce, dw::DW_AT_const_value).unwrap_or_default();
+                        let value = self
+                            .string_bytes(ce, dw::DW_AT_const_value)
+                            .unwrap_or_default();
                         let coff = self.die_offset(ce);
                         self.push_type(
                             coff,
@@ -782,10 +1020,9 @@ impl<'a> Ctx<'a, '_> {
             }
             dw::DW_TAG_typedef => {
                 let mut annots = Vec::new();
-                let mut ch = node.children();
-                while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    if is_annotation(c.entry().tag()) {
-                        self.annotation(&Snap::new(c.entry()), -1, &mut annots);
+                while let Some(c) = self.walk.next_child(node.depth)? {
+                    if is_annotation(c.tag) {
+                        self.annotation_of(&c, -1, &mut annots)?;
                     }
                 }
                 Made::Type(TypeEntry {
@@ -802,10 +1039,8 @@ impl<'a> Ctx<'a, '_> {
                 let mut members = Vec::new();
                 let mut annots = Vec::new();
                 let mut member_idx = 0i32;
-                let mut ch = node.children();
-                while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = Snap::new(c.entry());
-                    match ce.tag() {
+                while let Some(c) = self.walk.next_child(node.depth)? {
+                    match c.tag {
                         dw::DW_TAG_subrange_type
                         | dw::DW_TAG_variant_part
                         | dw::DW_TAG_template_type_parameter
@@ -814,16 +1049,17 @@ impl<'a> Ctx<'a, '_> {
                         | dw::DW_TAG_GNU_template_parameter_pack
                         | dw::DW_TAG_GNU_template_template_param => {}
                         dw::DW_TAG_member | dw::DW_TAG_inheritance => {
+                            let mut ce = Snap::empty(c.tag, c.offset);
+                            self.walk.attrs(&c, &mut ce)?;
                             members.push(self.member(&ce, union));
-                            let mut gc = c.children();
-                            while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
-                                if is_annotation(g.entry().tag()) {
-                                    self.annotation(&Snap::new(g.entry()), member_idx, &mut annots);
+                            while let Some(g) = self.walk.next_child(c.depth)? {
+                                if is_annotation(g.tag) {
+                                    self.annotation_of(&g, member_idx, &mut annots)?;
                                 }
                             }
                             member_idx += 1;
                         }
-                        t if is_annotation(t) => self.annotation(&ce, -1, &mut annots),
+                        t if is_annotation(t) => self.annotation_of(&c, -1, &mut annots)?,
                         _ => {
                             let made = self.process(c, depth + 1)?;
                             self.add(made);
@@ -854,12 +1090,13 @@ impl<'a> Ctx<'a, '_> {
                     None => false,
                 };
                 let mut values = Vec::new();
-                let mut ch = node.children();
-                while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = &Snap::new(c.entry());
-                    if ce.tag() != dw::DW_TAG_enumerator {
+                while let Some(c) = self.walk.next_child(node.depth)? {
+                    if c.tag != dw::DW_TAG_enumerator {
                         continue;
                     }
+                    let mut ce = Snap::empty(c.tag, c.offset);
+                    self.walk.attrs(&c, &mut ce)?;
+                    let ce = &ce;
                     values.push((
                         self.string(ce, dw::DW_AT_name),
                         self.numeric(ce, dw::DW_AT_const_value),
@@ -878,15 +1115,16 @@ impl<'a> Ctx<'a, '_> {
             }
             dw::DW_TAG_array_type => {
                 let mut dims = Vec::new();
-                let mut ch = node.children();
-                while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = &Snap::new(c.entry());
-                    if ce.tag() != dw::DW_TAG_subrange_type {
+                while let Some(c) = self.walk.next_child(node.depth)? {
+                    if c.tag != dw::DW_TAG_subrange_type {
                         continue;
                     }
                     if dims.len() == 64 {
                         break;
                     }
+                    let mut ce = Snap::empty(c.tag, c.offset);
+                    self.walk.attrs(&c, &mut ce)?;
+                    let ce = &ce;
                     dims.push(self.upper_bound(ce) as u32);
                 }
                 Made::Type(TypeEntry {
@@ -898,17 +1136,19 @@ impl<'a> Ctx<'a, '_> {
             dw::DW_TAG_subroutine_type => {
                 let mut params = Vec::new();
                 let mut varargs = false;
-                let mut ch = node.children();
-                while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-                    let ce = Snap::new(c.entry());
-                    match ce.tag() {
+                while let Some(c) = self.walk.next_child(node.depth)? {
+                    match c.tag {
                         dw::DW_TAG_subrange_type => {}
-                        dw::DW_TAG_formal_parameter => params.push(Param {
-                            name: self.string(&ce, dw::DW_AT_name),
-                            ty: self.type_ref(&ce),
-                            origin: None,
-                            unexpected_reg: false,
-                        }),
+                        dw::DW_TAG_formal_parameter => {
+                            let mut ce = Snap::empty(c.tag, c.offset);
+                            self.walk.attrs(&c, &mut ce)?;
+                            params.push(Param {
+                                name: self.string(&ce, dw::DW_AT_name),
+                                ty: self.type_ref(&ce),
+                                origin: None,
+                                unexpected_reg: false,
+                            })
+                        }
                         dw::DW_TAG_unspecified_parameters => varargs = true,
                         _ => {
                             let made = self.process(c, depth + 1)?;
@@ -938,10 +1178,9 @@ impl<'a> Ctx<'a, '_> {
                 self.function_body(node, Some(&mut f), depth)?;
                 Made::Function(f)
             }
-            dw::DW_TAG_variable => Made::Variable(self.variable(node, depth == 0)?),
+            dw::DW_TAG_variable => Made::Variable(self.variable(node, &e, depth == 0)?),
             dw::DW_TAG_namespace => {
-                let mut ch = node.children();
-                while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
+                while let Some(c) = self.walk.next_child(node.depth)? {
                     let made = self.process(c, depth + 1)?;
                     self.add(made);
                 }
@@ -1034,35 +1273,29 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn variable(
-        &mut self,
-        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
-        top_level: bool,
-    ) -> Result<Variable<'a>> {
-        let e = Snap::new(node.entry());
-        let declaration = self.has(&e, dw::DW_AT_declaration);
+    fn variable(&mut self, node: Head, e: &Snap<'a>, top_level: bool) -> Result<Variable<'a>> {
+        let declaration = self.has(e, dw::DW_AT_declaration);
         let mut annots = Vec::new();
-        let mut ch = node.children();
-        while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-            if is_annotation(c.entry().tag()) {
-                self.annotation(&Snap::new(c.entry()), -1, &mut annots);
+        while let Some(c) = self.walk.next_child(node.depth)? {
+            if is_annotation(c.tag) {
+                self.annotation_of(&c, -1, &mut annots)?;
             }
         }
         Ok(Variable {
-            die: self.die_offset(&e),
-            name: self.string(&e, dw::DW_AT_name),
-            external: self.has(&e, dw::DW_AT_external),
+            die: self.die_offset(e),
+            name: self.string(e, dw::DW_AT_name),
+            external: self.has(e, dw::DW_AT_external),
             declaration,
-            specification: self.reference(&e, dw::DW_AT_specification),
+            specification: self.reference(e, dw::DW_AT_specification),
             addr: if declaration {
                 None
             } else {
-                self.location_addr(&e)
+                self.location_addr(e)
             },
-            ty: self.type_ref(&e),
+            ty: self.type_ref(e),
             annots,
             top_level,
-            artificial: self.has(&e, dw::DW_AT_artificial),
+            artificial: self.has(e, dw::DW_AT_artificial),
         })
     }
 
@@ -1070,7 +1303,7 @@ impl<'a> Ctx<'a, '_> {
     /// (pahole's `die__process_function` / `die__process_inline_expansion`).
     fn function_body(
         &mut self,
-        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
+        node: Head,
         mut f: Option<&mut Function<'a>>,
         depth: usize,
     ) -> Result<()> {
@@ -1081,12 +1314,11 @@ impl<'a> Ctx<'a, '_> {
             )));
         }
         let mut param_idx = 0i32;
-        let mut ch = node.children();
-        while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
+        while let Some(c) = self.walk.next_child(node.depth)? {
             // The tag first: most children of a function body (call sites,
             // their parameters, labels) are skipped without reading their
             // attributes.
-            match c.entry().tag() {
+            match c.tag {
                 dw::DW_TAG_call_site
                 | dw::DW_TAG_call_site_parameter
                 | dw::DW_TAG_GNU_call_site
@@ -1099,7 +1331,8 @@ impl<'a> Ctx<'a, '_> {
                 | dw::DW_TAG_GNU_template_template_param
                 | dw::DW_TAG_label => {}
                 dw::DW_TAG_formal_parameter => {
-                    let ce = Snap::new(c.entry());
+                    let mut ce = Snap::empty(c.tag, c.offset);
+                    self.walk.attrs(&c, &mut ce)?;
                     let name = self.string(&ce, dw::DW_AT_name);
                     let ty = self.type_ref(&ce);
                     let origin = if ty == Ref::None {
@@ -1110,10 +1343,9 @@ impl<'a> Ctx<'a, '_> {
                     let off = self.die_offset(&ce);
                     self.cu.params.insert(off, (name, ty));
                     if let Some(f) = f.as_deref_mut() {
-                        let mut gc = c.children();
-                        while let Some(g) = gc.next().map_err(|e| gerr(e, "DIE tree"))? {
-                            if is_annotation(g.entry().tag()) {
-                                self.annotation(&Snap::new(g.entry()), param_idx, &mut f.annots);
+                        while let Some(g) = self.walk.next_child(c.depth)? {
+                            if is_annotation(g.tag) {
+                                self.annotation_of(&g, param_idx, &mut f.annots)?;
                             }
                         }
                         let unexpected_reg = self.param_locations
@@ -1131,7 +1363,9 @@ impl<'a> Ctx<'a, '_> {
                     param_idx += 1;
                 }
                 dw::DW_TAG_variable => {
-                    let v = self.variable(c, false)?;
+                    let mut ce = Snap::empty(c.tag, c.offset);
+                    self.walk.attrs(&c, &mut ce)?;
+                    let v = self.variable(c, &ce, false)?;
                     self.cu.variables.push(v);
                 }
                 dw::DW_TAG_unspecified_parameters => {
@@ -1143,7 +1377,7 @@ impl<'a> Ctx<'a, '_> {
                 dw::DW_TAG_lexical_block => self.block(c, false, depth + 1)?,
                 t if is_annotation(t) => {
                     if let Some(f) = f.as_deref_mut() {
-                        self.annotation(&Snap::new(c.entry()), -1, &mut f.annots);
+                        self.annotation_of(&c, -1, &mut f.annots)?;
                     }
                 }
                 _ => {
@@ -1158,12 +1392,7 @@ impl<'a> Ctx<'a, '_> {
     /// A lexical block (processed like a function body without a prototype)
     /// or an inlined subroutine (its parameters are ignored, its variables,
     /// blocks and types kept).
-    fn block(
-        &mut self,
-        node: gimli::EntriesTreeNode<'_, '_, '_, R<'a>>,
-        inline: bool,
-        depth: usize,
-    ) -> Result<()> {
+    fn block(&mut self, node: Head, inline: bool, depth: usize) -> Result<()> {
         if !inline {
             return self.function_body(node, None, depth);
         }
@@ -1173,9 +1402,8 @@ impl<'a> Ctx<'a, '_> {
                 self.cu.name
             )));
         }
-        let mut ch = node.children();
-        while let Some(c) = ch.next().map_err(|e| gerr(e, "DIE tree"))? {
-            let tag = c.entry().tag();
+        while let Some(c) = self.walk.next_child(node.depth)? {
+            let tag = c.tag;
             match tag {
                 dw::DW_TAG_call_site
                 | dw::DW_TAG_call_site_parameter

@@ -17,7 +17,7 @@ use btf::format::make_info;
 use btf::types::{self, VarSecInfo};
 use btf::{Error, Kind, Result, StringTable};
 
-use crate::dwarf::{Cu, Name, TypeKind, Variable};
+use crate::dwarf::{name_bytes, Cu, Name, Str, TypeKind, Variable};
 use crate::elf::{ElfInfo, PERCPU_SECTION};
 use crate::Options;
 
@@ -147,7 +147,7 @@ fn tag_name(tag: u16) -> String {
 /// A name for messages.
 fn show(n: Name<'_>) -> String {
     match n {
-        Some(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Some(b) => format!("{:?}", String::from_utf8_lossy(b.bytes())),
         None => "(anonymous)".to_string(),
     }
 }
@@ -189,10 +189,29 @@ impl<'o, 'd> Encoder<'o, 'd> {
         }
     }
 
+    /// The string table offset of a name, 0 for none or the empty one.
     fn name(&mut self, n: Name<'_>) -> u32 {
         match n {
-            Some(s) if !s.is_empty() => self.intern(s),
-            _ => 0,
+            Some(s) => self.intern_str(s),
+            None => 0,
+        }
+    }
+
+    /// [`Self::intern`] of a [`Str`], 0 for the empty string. A lazy
+    /// `.debug_str` string already handed out is found by its offset
+    /// without reading its bytes.
+    fn intern_str(&mut self, s: Str<'_>) -> u32 {
+        if s.is_lazy() {
+            let a = (s.start() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+            if let Some(&o) = self.by_str_off.get(a) {
+                if o != 0 {
+                    return o;
+                }
+            }
+        }
+        match s.bytes() {
+            [] => 0,
+            b => self.intern(b),
         }
     }
 
@@ -245,12 +264,12 @@ impl<'o, 'd> Encoder<'o, 'd> {
     }
 
     fn required_name(&mut self, n: Name<'_>, what: &str, cu: &Cu<'_>) -> Result<u32> {
-        match n {
-            Some(s) if !s.is_empty() => Ok(self.intern(s)),
-            _ => Err(Error::new(format!(
+        match self.name(n) {
+            0 => Err(Error::new(format!(
                 "unit '{}': {what} without a name cannot be encoded (libbpf rejects it)",
                 cu.name
             ))),
+            o => Ok(o),
         }
     }
 
@@ -260,7 +279,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         if !self.has_index_type {
             let int = cu.types.iter().position(
-                |t| matches!(&t.kind, TypeKind::Base { name: Some(n), .. } if *n == b"int"),
+                |t| matches!(&t.kind, TypeKind::Base { name: Some(n), .. } if n.bytes() == b"int"),
             );
             match int {
                 Some(i) => {
@@ -299,7 +318,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
                     self.head(n, Kind::Typedef, 0, false, target)?;
                 }
                 TypeKind::TypeTag(value) => {
-                    let n = self.required_name(Some(value), "btf_type_tag", cu)?;
+                    let n = self.required_name(Some(Str::new(value)), "btf_type_tag", cu)?;
                     self.head(n, Kind::TypeTag, 0, false, target)?;
                 }
                 TypeKind::Struct {
@@ -428,7 +447,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             if f.declaration || f.params.iter().any(|p| p.name.is_none()) {
                 continue;
             }
-            let Some(name) = f.name else {
+            let Some(name) = name_bytes(f.name) else {
                 continue;
             };
             let Some(elf) = self
@@ -460,7 +479,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             }
             let mut annots = Vec::with_capacity(f.annots.len());
             for (value, idx) in &f.annots {
-                let n = self.required_name(Some(value), "btf_decl_tag", cu)?;
+                let n = self.required_name(Some(Str::new(value)), "btf_decl_tag", cu)?;
                 annots.push((n, *idx));
             }
             self.func_states.push(FuncState {
@@ -702,7 +721,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             };
             let offset = addr - elf.section_headers[shndx].addr;
             let var = spec.unwrap_or(v);
-            let Some(name) = var.name else {
+            let Some(name) = name_bytes(var.name) else {
                 continue;
             };
             if filter_variable_name(name) {
@@ -763,7 +782,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
     }
 
     fn decl_tag(&mut self, cu: &Cu<'_>, value: &[u8], target: u32, idx: i32) -> Result<()> {
-        let n = self.required_name(Some(value), "btf_decl_tag", cu)?;
+        let n = self.required_name(Some(Str::new(value)), "btf_decl_tag", cu)?;
         self.head(n, Kind::DeclTag, 0, false, target)?;
         self.words.push(idx as u32);
         Ok(())
@@ -832,7 +851,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
         };
         let mut name = name;
         if byte_sz == 0 || byte_sz & (byte_sz - 1) != 0 {
-            name = Some(b"__SANITIZED_FAKE_INT__");
+            name = Some(Str::new(b"__SANITIZED_FAKE_INT__"));
             byte_sz = 4;
         }
         if byte_sz > 16 {
@@ -931,7 +950,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
                 continue;
             }
             if !self.functions.is_empty() {
-                let Some(name) = f.name else {
+                let Some(name) = name_bytes(f.name) else {
                     continue;
                 };
                 match self
@@ -957,7 +976,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             let n = self.required_name(f.name, "function", cu)?;
             let id = self.head(n, Kind::Func, types::linkage::STATIC as usize, false, proto)?;
             if self.opts.tag_kfuncs {
-                let at = f.name.and_then(|n| elf.function(n));
+                let at = name_bytes(f.name).and_then(|n| elf.function(n));
                 self.kfunc_tags(at, id)?;
             }
             for (value, idx) in &f.annots {
@@ -986,7 +1005,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             let Some(sym) = bsearch(&elf.percpu_vars, offset) else {
                 continue;
             };
-            if addr == 0 && v.name != Some(sym.name.as_bytes()) {
+            if addr == 0 && name_bytes(v.name) != Some(sym.name.as_bytes()) {
                 continue;
             }
             let var = spec.unwrap_or(v);
