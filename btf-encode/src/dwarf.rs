@@ -91,6 +91,62 @@ pub enum Ref {
     Id(u32),
 }
 
+/// A run of entries of one of a unit's lists ([`Cu::members`],
+/// [`Cu::values`], [`Cu::dims`], [`Cu::proto_params`]): the lists of all
+/// the unit's types lie end to end in one vector each, so that decoding
+/// makes no allocation per struct, enum, array or prototype.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    /// Moves `items` to the end of `pool` (keeping `items`' capacity for
+    /// the next use) and returns where they went.
+    fn append<T>(pool: &mut Vec<T>, items: &mut Vec<T>) -> Span {
+        let span = Span {
+            start: pool.len() as u32,
+            len: items.len() as u32,
+        };
+        pool.append(items);
+        span
+    }
+
+    /// The entries of `pool` in the span (none if out of range).
+    pub fn of<T>(self, pool: &[T]) -> &[T] {
+        let start = self.start as usize;
+        pool.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+
+    fn of_mut<T>(self, pool: &mut [T]) -> &mut [T] {
+        let start = self.start as usize;
+        pool.get_mut(start..start + self.len as usize)
+            .unwrap_or(&mut [])
+    }
+
+    /// The number of entries.
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    /// No entries.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Reusable lists for the entries of the type being decoded (one per
+/// nesting level in use: a struct's members are collected while the types
+/// nested in it add their own).
+#[derive(Default)]
+struct Scratch<'a> {
+    members: Vec<Vec<Member<'a>>>,
+    values: Vec<Vec<(Name<'a>, u64)>>,
+    dims: Vec<Vec<u32>>,
+    params: Vec<Vec<Param<'a>>>,
+}
+
 /// One struct/union member.
 #[derive(Clone, Debug)]
 pub struct Member<'a> {
@@ -160,7 +216,7 @@ pub enum TypeKind<'a> {
         /// `DW_AT_declaration`.
         declaration: bool,
         /// Members (and inheritance entries).
-        members: Vec<Member<'a>>,
+        members: Span,
     },
     /// Enumeration.
     Enum {
@@ -171,14 +227,14 @@ pub enum TypeKind<'a> {
         /// The underlying type is signed.
         signed: bool,
         /// Enumerators: name and value as libdw gives it.
-        values: Vec<(Name<'a>, u64)>,
+        values: Span,
     },
-    /// Array; the element count of each dimension.
-    Array(Vec<u32>),
+    /// Array; the element count of each dimension ([`Cu::dims`]).
+    Array(Span),
     /// Subroutine type.
     Proto {
-        /// Parameters.
-        params: Vec<Param<'a>>,
+        /// Parameters ([`Cu::proto_params`]).
+        params: Span,
         /// `...`.
         varargs: bool,
     },
@@ -271,6 +327,14 @@ pub struct Cu<'a> {
     type_ids: Vec<u32>,
     /// DIE offset of a parameter (not in a subroutine type) to (name, type).
     params: HashMap<usize, (Name<'a>, Ref)>,
+    /// The members of all structs and unions, by [`Span`].
+    pub members: Vec<Member<'a>>,
+    /// The enumerators of all enums: name and value as libdw gives it.
+    pub values: Vec<(Name<'a>, u64)>,
+    /// The dimensions of all arrays.
+    pub dims: Vec<u32>,
+    /// The parameters of all subroutine types.
+    pub proto_params: Vec<Param<'a>>,
 }
 
 /// The `DW_TAG_LLVM_annotation` tag (clang).
@@ -547,6 +611,7 @@ struct Ctx<'a, 'd> {
     /// registers, in order (pahole's `register_params`).
     register_params: &'static [u8],
     walk: Walk<'a, 'd>,
+    scratch: Scratch<'a>,
     cu: Cu<'a>,
 }
 
@@ -615,6 +680,7 @@ pub fn decode_unit<'a>(
             header: &unit.header,
             pending: None,
         },
+        scratch: Scratch::default(),
         cu: Cu {
             unit_start: unit
                 .header
@@ -1036,7 +1102,7 @@ impl<'a> Ctx<'a, '_> {
             | dw::DW_TAG_interface_type
             | dw::DW_TAG_union_type => {
                 let union = tag == dw::DW_TAG_union_type;
-                let mut members = Vec::new();
+                let mut members = self.scratch.members.pop().unwrap_or_default();
                 let mut annots = Vec::new();
                 let mut member_idx = 0i32;
                 while let Some(c) = self.walk.next_child(node.depth)? {
@@ -1066,17 +1132,19 @@ impl<'a> Ctx<'a, '_> {
                         }
                     }
                 }
-                Made::Type(TypeEntry {
+                let made = Made::Type(TypeEntry {
                     kind: TypeKind::Struct {
                         union,
                         name: self.string(&e, dw::DW_AT_name),
                         size: self.numeric(&e, dw::DW_AT_byte_size),
                         declaration: self.numeric(&e, dw::DW_AT_declaration) != 0,
-                        members,
+                        members: Span::append(&mut self.cu.members, &mut members),
                     },
                     ty: self.type_ref(&e),
                     annots,
-                })
+                });
+                self.scratch.members.push(members);
+                made
             }
             dw::DW_TAG_enumeration_type => {
                 let size = self.numeric(&e, dw::DW_AT_byte_size);
@@ -1089,7 +1157,7 @@ impl<'a> Ctx<'a, '_> {
                     }
                     None => false,
                 };
-                let mut values = Vec::new();
+                let mut values = self.scratch.values.pop().unwrap_or_default();
                 while let Some(c) = self.walk.next_child(node.depth)? {
                     if c.tag != dw::DW_TAG_enumerator {
                         continue;
@@ -1102,19 +1170,21 @@ impl<'a> Ctx<'a, '_> {
                         self.numeric(ce, dw::DW_AT_const_value),
                     ));
                 }
-                Made::Type(TypeEntry {
+                let made = Made::Type(TypeEntry {
                     kind: TypeKind::Enum {
                         name: self.string(&e, dw::DW_AT_name),
                         bits,
                         signed,
-                        values,
+                        values: Span::append(&mut self.cu.values, &mut values),
                     },
                     ty: self.type_ref(&e),
                     annots: Vec::new(),
-                })
+                });
+                self.scratch.values.push(values);
+                made
             }
             dw::DW_TAG_array_type => {
-                let mut dims = Vec::new();
+                let mut dims = self.scratch.dims.pop().unwrap_or_default();
                 while let Some(c) = self.walk.next_child(node.depth)? {
                     if c.tag != dw::DW_TAG_subrange_type {
                         continue;
@@ -1127,14 +1197,16 @@ impl<'a> Ctx<'a, '_> {
                     let ce = &ce;
                     dims.push(self.upper_bound(ce) as u32);
                 }
-                Made::Type(TypeEntry {
-                    kind: TypeKind::Array(dims),
+                let made = Made::Type(TypeEntry {
+                    kind: TypeKind::Array(Span::append(&mut self.cu.dims, &mut dims)),
                     ty: self.type_ref(&e),
                     annots: Vec::new(),
-                })
+                });
+                self.scratch.dims.push(dims);
+                made
             }
             dw::DW_TAG_subroutine_type => {
-                let mut params = Vec::new();
+                let mut params = self.scratch.params.pop().unwrap_or_default();
                 let mut varargs = false;
                 while let Some(c) = self.walk.next_child(node.depth)? {
                     match c.tag {
@@ -1156,11 +1228,16 @@ impl<'a> Ctx<'a, '_> {
                         }
                     }
                 }
-                Made::Type(TypeEntry {
-                    kind: TypeKind::Proto { params, varargs },
+                let made = Made::Type(TypeEntry {
+                    kind: TypeKind::Proto {
+                        params: Span::append(&mut self.cu.proto_params, &mut params),
+                        varargs,
+                    },
                     ty: self.type_ref(&e),
                     annots: Vec::new(),
-                })
+                });
+                self.scratch.params.push(params);
+                made
             }
             dw::DW_TAG_subprogram => {
                 let mut f = Function {
@@ -1468,7 +1545,10 @@ impl<'a> Cu<'a> {
                     return mult.wrapping_mul(s);
                 }
                 TypeKind::Array(dims) => {
-                    let n = dims.iter().fold(1u64, |a, &d| a.wrapping_mul(u64::from(d)));
+                    let n = dims
+                        .of(&self.dims)
+                        .iter()
+                        .fold(1u64, |a, &d| a.wrapping_mul(u64::from(d)));
                     mult = mult.wrapping_mul(n);
                 }
                 _ => {}
@@ -1510,8 +1590,9 @@ impl<'a> Cu<'a> {
             let TypeKind::Struct { members, .. } = &self.types[i].kind else {
                 continue;
             };
+            let span = *members;
             let mut fixed = Vec::new();
-            for (mi, m) in members.iter().enumerate() {
+            for (mi, m) in span.of(&self.members).iter().enumerate() {
                 let Some((byte_offset, dw_bit_offset)) = m.pending else {
                     continue;
                 };
@@ -1538,9 +1619,10 @@ impl<'a> Cu<'a> {
                 };
                 fixed.push((mi, off));
             }
-            if let TypeKind::Struct { members, .. } = &mut self.types[i].kind {
-                for (mi, off) in fixed {
-                    members[mi].bit_offset = off;
+            let members = span.of_mut(&mut self.members);
+            for (mi, off) in fixed {
+                if let Some(m) = members.get_mut(mi) {
+                    m.bit_offset = off;
                 }
             }
         }

@@ -336,7 +336,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
                     let name_off = self.name(*name);
                     let mut kind_flag = false;
                     let mut n = 0usize;
-                    for m in members.iter().filter(|m| m.is_member) {
+                    for m in members.of(&cu.members).iter().filter(|m| m.is_member) {
                         let bitfield = m.bitfield_size != 0 || m.bit_offset % 8 != 0;
                         if bitfield && (m.bitfield_size > 255 || m.bit_offset >= 1 << 24) {
                             return Err(Error::new(format!(
@@ -355,7 +355,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
                     }
                     let kind = if *union { Kind::Union } else { Kind::Struct };
                     self.head(name_off, kind, n, kind_flag, *size as u32)?;
-                    for m in members.iter().filter(|m| m.is_member) {
+                    for m in members.of(&cu.members).iter().filter(|m| m.is_member) {
                         let mname = self.name(m.name);
                         let offset = m.bit_offset | m.bitfield_size << 24;
                         self.words
@@ -367,11 +367,11 @@ impl<'o, 'd> Encoder<'o, 'd> {
                     bits,
                     signed,
                     values,
-                } => self.enumeration(cu, *name, *bits, *signed, values)?,
+                } => self.enumeration(cu, *name, *bits, *signed, values.of(&cu.values))?,
                 TypeKind::Array(dims) => {
                     self.need_index_type = true;
                     let mut n: u32 = 1;
-                    for d in dims.iter().rev() {
+                    for d in dims.of(&cu.dims).iter().rev() {
                         n = n.wrapping_mul(*d);
                     }
                     self.head(0, Kind::Array, 0, false, 0)?;
@@ -379,7 +379,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
                         .extend_from_slice(&[target, self.array_index_id, n]);
                 }
                 TypeKind::Proto { params, varargs } => {
-                    self.proto(cu, off, target, params, *varargs)?;
+                    self.proto(cu, off, target, params.of(&cu.proto_params), *varargs)?;
                 }
                 TypeKind::Unsupported(tag) => {
                     return Err(Error::new(format!(
@@ -900,14 +900,18 @@ impl<'o, 'd> Encoder<'o, 'd> {
         let skip64 = self.opts.skip_encoding_enum64;
         let is_enum32 = size <= 4 || skip64;
         if is_enum32 {
-            let mut kind_flag = false;
-            let mut vs = Vec::with_capacity(values.len());
-            for (n, v) in values {
-                let value: i64 = if skip64 {
-                    i64::from(*v as u32)
+            // Values checked (and the sign found) first, names interned in
+            // enumerator order after the head: no list per enum.
+            let value_of = |v: u64| -> i64 {
+                if skip64 {
+                    i64::from(v as u32)
                 } else {
-                    *v as i64
-                };
+                    v as i64
+                }
+            };
+            let mut kind_flag = false;
+            for (n, v) in values {
+                let value = value_of(*v);
                 if value < i64::from(i32::MIN) || value > i64::from(u32::MAX) {
                     return Err(Error::new(format!(
                         "unit '{}': enumerator {} value {value} out of range for a 32-bit enum",
@@ -915,14 +919,13 @@ impl<'o, 'd> Encoder<'o, 'd> {
                         show(*n)
                     )));
                 }
-                if value < 0 {
-                    kind_flag = true;
-                }
-                let no = self.required_name(*n, "enumerator", cu)?;
-                vs.push([no, value as u32]);
+                kind_flag |= value < 0;
             }
-            self.head(name_off, Kind::Enum, vs.len(), kind_flag, size as u32)?;
-            self.words.extend(vs.iter().flatten());
+            self.head(name_off, Kind::Enum, values.len(), kind_flag, size as u32)?;
+            for (n, v) in values {
+                let no = self.required_name(*n, "enumerator", cu)?;
+                self.words.extend_from_slice(&[no, value_of(*v) as u32]);
+            }
         } else {
             self.head(name_off, Kind::Enum64, values.len(), signed, size as u32)?;
             for (n, v) in values {
@@ -1226,6 +1229,7 @@ fn natural_align(cu: &Cu<'_>, id: u32, depth: usize) -> u64 {
         TypeKind::Base { bits, .. } | TypeKind::Enum { bits, .. } => bits.div_ceil(8).clamp(1, 16),
         TypeKind::Ptr => u64::from(cu.addr_size).max(1),
         TypeKind::Struct { members, .. } => members
+            .of(&cu.members)
             .iter()
             .map(|m| natural_align(cu, cu.type_id(m.ty), depth + 1))
             .max()
@@ -1252,7 +1256,7 @@ fn is_packed(cu: &Cu<'_>, id: u32) -> bool {
         return false;
     };
     let mut max = 1;
-    for m in members.iter().filter(|m| m.is_member) {
+    for m in members.of(&cu.members).iter().filter(|m| m.is_member) {
         let a = natural_align(cu, cu.type_id(m.ty), 0);
         max = max.max(a);
         if m.bitfield_size == 0 && (u64::from(m.bit_offset) / 8) % a != 0 {
