@@ -52,6 +52,10 @@ pub struct Encoder<'o, 'd> {
     array_index_id: u32,
     /// ELF function names (sorted) and whether a FUNC was made for each.
     functions: Vec<(String, bool)>,
+    /// The index in `functions` of the name at a `.debug_str` offset
+    /// (`u32::MAX`: none), for names seen before: most functions of a unit
+    /// are the headers' inline functions every unit has again.
+    function_by_str_off: btf::hash::FastMap<usize, u32>,
     secinfo: Vec<VarSecInfo>,
     /// pahole 1.31's rules: the functions saved for [`Encoder::finish`].
     func_states: Vec<FuncState>,
@@ -174,6 +178,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             need_index_type: false,
             array_index_id: 0,
             functions: elf.functions.iter().map(|n| (n.clone(), false)).collect(),
+            function_by_str_off: btf::hash::FastMap::default(),
             secinfo: Vec::new(),
             func_states: Vec::new(),
             sealed: 0,
@@ -937,6 +942,23 @@ impl<'o, 'd> Encoder<'o, 'd> {
         Ok(())
     }
 
+    /// The index in `functions` of the ELF function `name`, as
+    /// `binary_search` gives it.
+    fn elf_function(&mut self, name: Str<'_>) -> std::result::Result<usize, usize> {
+        let search = |fs: &[(String, bool)]| fs.binary_search_by(|(n, _)| n.as_bytes().cmp(name.bytes()));
+        if !name.is_lazy() {
+            return search(&self.functions);
+        }
+        let a = (name.start() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+        if let Some(&i) = self.function_by_str_off.get(&a) {
+            return if i == u32::MAX { Err(0) } else { Ok(i as usize) };
+        }
+        let r = search(&self.functions);
+        self.function_by_str_off
+            .insert(a, r.map_or(u32::MAX, |i| i as u32));
+        r
+    }
+
     fn encode_functions(&mut self, cu: &Cu<'_>, elf: &ElfInfo<'_>, off: u32) -> Result<()> {
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         for f in &cu.functions {
@@ -953,20 +975,17 @@ impl<'o, 'd> Encoder<'o, 'd> {
                 continue;
             }
             if !self.functions.is_empty() {
-                let Some(name) = name_bytes(f.name) else {
+                let Some(name) = f.name else {
                     continue;
                 };
-                match self
-                    .functions
-                    .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
-                {
+                match self.elf_function(name) {
                     Ok(i) if !self.functions[i].1 => self.functions[i].1 = true,
                     Ok(_) => continue,
                     Err(_) => {
                         if self.opts.verbose {
                             self.log.push(format!(
                                 "function '{}': skipped, no ELF function symbol",
-                                String::from_utf8_lossy(name)
+                                String::from_utf8_lossy(name.bytes())
                             ));
                         }
                         continue;
