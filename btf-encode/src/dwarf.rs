@@ -270,8 +270,8 @@ pub struct Function<'a> {
     pub specification: Option<usize>,
     /// Return type.
     pub ret: Ref,
-    /// Parameters.
-    pub params: Vec<Param<'a>>,
+    /// Parameters ([`Cu::fn_params`]).
+    pub params: Span,
     /// `...`.
     pub varargs: bool,
     /// `btf_decl_tag` annotations (component -1: the function, else a parameter index).
@@ -335,6 +335,8 @@ pub struct Cu<'a> {
     pub dims: Vec<u32>,
     /// The parameters of all subroutine types.
     pub proto_params: Vec<Param<'a>>,
+    /// The parameters of all functions.
+    pub fn_params: Vec<Param<'a>>,
 }
 
 /// The `DW_TAG_LLVM_annotation` tag (clang).
@@ -1248,11 +1250,14 @@ impl<'a> Ctx<'a, '_> {
                     origin: self.reference(&e, dw::DW_AT_abstract_origin),
                     specification: self.reference(&e, dw::DW_AT_specification),
                     ret: self.type_ref(&e),
-                    params: Vec::new(),
+                    params: Span::default(),
                     varargs: false,
                     annots: Vec::new(),
                 };
-                self.function_body(node, Some(&mut f), depth)?;
+                let mut params = self.scratch.params.pop().unwrap_or_default();
+                self.function_body(node, Some((&mut f, &mut params)), depth)?;
+                f.params = Span::append(&mut self.cu.fn_params, &mut params);
+                self.scratch.params.push(params);
                 Made::Function(f)
             }
             dw::DW_TAG_variable => Made::Variable(self.variable(node, &e, depth == 0)?),
@@ -1381,7 +1386,7 @@ impl<'a> Ctx<'a, '_> {
     fn function_body(
         &mut self,
         node: Head,
-        mut f: Option<&mut Function<'a>>,
+        mut f: Option<(&mut Function<'a>, &mut Vec<Param<'a>>)>,
         depth: usize,
     ) -> Result<()> {
         if depth > MAX_DEPTH {
@@ -1419,7 +1424,7 @@ impl<'a> Ctx<'a, '_> {
                     };
                     let off = self.die_offset(&ce);
                     self.cu.params.insert(off, (name, ty));
-                    if let Some(f) = f.as_deref_mut() {
+                    if let Some((f, params)) = f.as_mut() {
                         while let Some(g) = self.walk.next_child(c.depth)? {
                             if is_annotation(g.tag) {
                                 self.annotation_of(&g, param_idx, &mut f.annots)?;
@@ -1430,7 +1435,7 @@ impl<'a> Ctx<'a, '_> {
                                 .ok()
                                 .and_then(|i| self.register_params.get(i))
                                 .is_some_and(|&r| self.unexpected_reg(&ce, r));
-                        f.params.push(Param {
+                        params.push(Param {
                             name,
                             ty,
                             origin,
@@ -1446,14 +1451,14 @@ impl<'a> Ctx<'a, '_> {
                     self.cu.variables.push(v);
                 }
                 dw::DW_TAG_unspecified_parameters => {
-                    if let Some(f) = f.as_deref_mut() {
+                    if let Some((f, _)) = f.as_mut() {
                         f.varargs = true;
                     }
                 }
                 dw::DW_TAG_inlined_subroutine => self.block(c, true, depth + 1)?,
                 dw::DW_TAG_lexical_block => self.block(c, false, depth + 1)?,
                 t if is_annotation(t) => {
-                    if let Some(f) = f.as_deref_mut() {
+                    if let Some((f, _)) = f.as_mut() {
                         self.annotation_of(&c, -1, &mut f.annots)?;
                     }
                 }
@@ -1643,8 +1648,7 @@ impl<'a> Cu<'a> {
                     self.functions[i].name = self.functions[j].name;
                 }
             }
-            let mut params = std::mem::take(&mut self.functions[i].params);
-            for p in &mut params {
+            for p in self.functions[i].params.of_mut(&mut self.fn_params) {
                 if let Some(o) = p.origin {
                     if let Some((name, ty)) = self.params.get(&o) {
                         p.name = *name;
@@ -1652,7 +1656,6 @@ impl<'a> Cu<'a> {
                     }
                 }
             }
-            self.functions[i].params = params;
         }
         for i in 0..self.functions.len() {
             if self.type_id(self.functions[i].ret) != 0 {

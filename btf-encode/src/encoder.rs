@@ -449,7 +449,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
     fn save_functions(&mut self, cu: &Cu<'_>, nr_regs: usize, off: u32) -> Result<()> {
         let rid = |r: u32| if r == 0 { 0 } else { off + r };
         for f in &cu.functions {
-            if f.declaration || f.params.iter().any(|p| p.name.is_none()) {
+            if f.declaration || f.params.of(&cu.fn_params).iter().any(|p| p.name.is_none()) {
                 continue;
             }
             let Some(name) = name_bytes(f.name) else {
@@ -468,14 +468,15 @@ impl<'o, 'd> Encoder<'o, 'd> {
                 }
                 continue;
             };
-            let unexpected_reg = f.params.iter().any(|p| p.unexpected_reg)
+            let unexpected_reg = f.params.of(&cu.fn_params).iter().any(|p| p.unexpected_reg)
                 && !f
                     .params
+                    .of(&cu.fn_params)
                     .iter()
                     .any(|p| param_is_struct(cu, cu.type_id(p.ty), 0));
             let uncertain_parm_loc = has_uncertain_arg_loc(cu, f, nr_regs);
             let mut params = Vec::with_capacity(f.params.len() + 1);
-            for p in &f.params {
+            for p in f.params.of(&cu.fn_params) {
                 let n = self.name(p.name);
                 params.push((n, rid(cu.type_id(p.ty))));
             }
@@ -965,7 +966,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             if f.declaration {
                 continue;
             }
-            if f.params.iter().any(|p| p.name.is_none()) {
+            if f.params.of(&cu.fn_params).iter().any(|p| p.name.is_none()) {
                 if self.opts.verbose {
                     self.log.push(format!(
                         "function {}: skipped, a parameter has no name",
@@ -994,7 +995,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             } else if !f.external {
                 continue;
             }
-            let proto = self.proto(cu, off, rid(cu.type_id(f.ret)), &f.params, f.varargs)?;
+            let proto = self.proto(cu, off, rid(cu.type_id(f.ret)), f.params.of(&cu.fn_params), f.varargs)?;
             let n = self.required_name(f.name, "function", cu)?;
             let id = self.head(n, Kind::Func, types::linkage::STATIC as usize, false, proto)?;
             if self.opts.tag_kfuncs {
@@ -1218,7 +1219,7 @@ fn has_uncertain_arg_loc(cu: &Cu<'_>, f: &crate::dwarf::Function<'_>, nr_regs: u
     if f.params.len() < nr_regs {
         return false;
     }
-    f.params.iter().skip(nr_regs).any(|p| {
+    f.params.of(&cu.fn_params).iter().skip(nr_regs).any(|p| {
         let id = cu.type_id(p.ty);
         match id
             .checked_sub(1)
