@@ -447,11 +447,13 @@ fn encode_words(
             // on. Three stages, none waiting for a whole batch of another.
             let window = threads * 4;
             let streaming = stream.is_some();
-            // The stream's own pool (`-j` threads, idle but for dedup's few
-            // parallel steps): the stream never waits behind decoding jobs, and
-            // rayon's global pool is never started.
+            // The stream's own pool, of one thread: the stream never waits
+            // behind decoding jobs, rayon's global pool is never started, and
+            // dedup's few parallel steps per piece run inline (the cores are
+            // busy decoding and encoding; waking helpers for them cost more
+            // in spinning and switches than it gave).
             let stream_pool = match streaming {
-                true => Some(JoinedPool::new(threads)?),
+                true => Some(JoinedPool::new(1)?),
                 false => None,
             };
             std::thread::scope(|ts| -> Result<()> {
