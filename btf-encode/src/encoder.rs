@@ -36,12 +36,15 @@ pub struct Encoder<'o, 'd> {
     /// The input's `.debug_str`, where most names lie.
     debug_str: &'d [u8],
     /// Offsets already handed out for whole `.debug_str` strings, by their
-    /// offset there (0: none yet): one load instead of a hash lookup for
-    /// the names most records carry. A name is taken as the string at
+    /// offset there: no hashing of the bytes for the names most records
+    /// carry, and for lazy names ([`Str`]) not even a look at them. A map
+    /// rather than a table by offset: a few thousand strings of a few
+    /// megabytes of `.debug_str` are used, and the map stays in cache where
+    /// the table (four bytes per byte) did not. A name is taken as the string at
     /// offset `a` only if its bytes lie there and end at a NUL, so a cut
     /// name (an ELF symbol up to its first `.`) or a name from another
     /// section goes to `by_addr`.
-    by_str_off: Vec<u32>,
+    by_str_off: btf::hash::FastMap<u32, u32>,
     /// The first own id (1, or the base's type count for split BTF).
     first_id: u32,
     /// The id the next type gets.
@@ -170,7 +173,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
             strs,
             by_addr: btf::hash::FastMap::default(),
             debug_str,
-            by_str_off: vec![0; debug_str.len()],
+            by_str_off: btf::hash::FastMap::default(),
             first_id,
             next_id: first_id,
             opts,
@@ -208,10 +211,8 @@ impl<'o, 'd> Encoder<'o, 'd> {
     fn intern_str(&mut self, s: Str<'_>) -> u32 {
         if s.is_lazy() {
             let a = (s.start() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
-            if let Some(&o) = self.by_str_off.get(a) {
-                if o != 0 {
-                    return o;
-                }
+            if let Some(&o) = u32::try_from(a).ok().and_then(|a| self.by_str_off.get(&a)) {
+                return o;
             }
         }
         match s.bytes() {
@@ -222,18 +223,17 @@ impl<'o, 'd> Encoder<'o, 'd> {
 
     fn intern(&mut self, s: &[u8]) -> u32 {
         let a = (s.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
-        let whole = a < self.debug_str.len()
+        let whole = a < self.debug_str.len().min(u32::MAX as usize)
             && a.checked_add(s.len())
                 .and_then(|end| self.debug_str.get(end))
                 == Some(&0);
         if whole {
-            if let Some(&o) = self.by_str_off.get(a).filter(|&&o| o != 0) {
+            let a = a as u32;
+            if let Some(&o) = self.by_str_off.get(&a) {
                 return o;
             }
             let o = self.strs.add(s).0;
-            if let Some(slot) = self.by_str_off.get_mut(a) {
-                *slot = o;
-            }
+            self.by_str_off.insert(a, o);
             return o;
         }
         let key = (s.as_ptr() as usize, s.len());
