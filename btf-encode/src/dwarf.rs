@@ -322,9 +322,12 @@ pub struct Cu<'a> {
     pub variables: Vec<Variable<'a>>,
     /// `.debug_info` offset of the first DIE slot `type_ids` covers.
     unit_start: usize,
-    /// Type number of the DIE at `unit_start + i` (0: not a type of this
-    /// unit): a dense table, as DIE offsets of a unit are a small range.
-    type_ids: Vec<u32>,
+    /// Type number of the DIE at `unit_start + i`, for the DIEs that are
+    /// types of this unit. A map, not a table by offset: a unit's type DIEs
+    /// are a small part of its bytes (most are function bodies), and the
+    /// map of a few thousand entries stays in cache for the lookups of
+    /// every reference, where a table of four bytes per byte did not.
+    type_ids: HashMap<u32, u32>,
     /// DIE offset of a parameter (not in a subroutine type) to (name, type).
     params: HashMap<usize, (Name<'a>, Ref)>,
     /// The members of all structs and unions, by [`Span`].
@@ -690,7 +693,7 @@ pub fn decode_unit<'a>(
                 .as_debug_info_offset()
                 .map(|o| o.0)
                 .unwrap_or(0),
-            type_ids: vec![0; unit.header.length_including_self()],
+            type_ids: HashMap::default(),
             addr_size: unit.header.address_size(),
             ..Cu::default()
         },
@@ -1508,11 +1511,11 @@ impl<'a> Ctx<'a, '_> {
 impl<'a> Cu<'a> {
     /// Records the type number of the DIE at `die` (ignored outside the unit).
     fn set_type_id(&mut self, die: usize, id: u32) {
-        if let Some(slot) = die
+        if let Some(i) = die
             .checked_sub(self.unit_start)
-            .and_then(|i| self.type_ids.get_mut(i))
+            .and_then(|i| u32::try_from(i).ok())
         {
-            *slot = id;
+            self.type_ids.insert(i, id);
         }
     }
 
@@ -1523,7 +1526,8 @@ impl<'a> Cu<'a> {
             Ref::Id(n) => n,
             Ref::Die(o) => o
                 .checked_sub(self.unit_start)
-                .and_then(|i| self.type_ids.get(i))
+                .and_then(|i| u32::try_from(i).ok())
+                .and_then(|i| self.type_ids.get(&i))
                 .copied()
                 .unwrap_or(0),
         }
