@@ -629,7 +629,12 @@ enum Made<'a> {
 }
 
 fn gerr(e: gimli::Error, what: &str) -> Error {
-    Error::new(format!("bad DWARF ({what}): {e}"))
+    match e {
+        gimli::Error::UnknownAbbreviation(code) => Error::new(format!(
+            "bad DWARF ({what}): abbreviation code {code} is not in the unit's .debug_abbrev table"
+        )),
+        e => Error::new(format!("bad DWARF ({what}): {e}")),
+    }
 }
 
 /// Options that change what the loader keeps.

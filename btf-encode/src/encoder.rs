@@ -946,13 +946,18 @@ impl<'o, 'd> Encoder<'o, 'd> {
     /// The index in `functions` of the ELF function `name`, as
     /// `binary_search` gives it.
     fn elf_function(&mut self, name: Str<'_>) -> std::result::Result<usize, usize> {
-        let search = |fs: &[(String, bool)]| fs.binary_search_by(|(n, _)| n.as_bytes().cmp(name.bytes()));
+        let search =
+            |fs: &[(String, bool)]| fs.binary_search_by(|(n, _)| n.as_bytes().cmp(name.bytes()));
         if !name.is_lazy() {
             return search(&self.functions);
         }
         let a = (name.start() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
         if let Some(&i) = self.function_by_str_off.get(&a) {
-            return if i == u32::MAX { Err(0) } else { Ok(i as usize) };
+            return if i == u32::MAX {
+                Err(0)
+            } else {
+                Ok(i as usize)
+            };
         }
         let r = search(&self.functions);
         self.function_by_str_off
@@ -995,7 +1000,13 @@ impl<'o, 'd> Encoder<'o, 'd> {
             } else if !f.external {
                 continue;
             }
-            let proto = self.proto(cu, off, rid(cu.type_id(f.ret)), f.params.of(&cu.fn_params), f.varargs)?;
+            let proto = self.proto(
+                cu,
+                off,
+                rid(cu.type_id(f.ret)),
+                f.params.of(&cu.fn_params),
+                f.varargs,
+            )?;
             let n = self.required_name(f.name, "function", cu)?;
             let id = self.head(n, Kind::Func, types::linkage::STATIC as usize, false, proto)?;
             if self.opts.tag_kfuncs {
