@@ -38,7 +38,8 @@ pub(crate) struct Cands {
 }
 
 /// The entries of one key, in physical order (see [`Cands::nth`]). Most keys
-/// have one entry, held inline: no allocation per key.
+/// have one entry, held inline: no allocation per key; the rare longer
+/// lists are boxed, so that an entry of the map is 24 bytes, not 48.
 #[derive(Default)]
 pub(crate) enum List {
     /// No entry.
@@ -47,7 +48,7 @@ pub(crate) enum List {
     /// One entry.
     One(u32),
     /// Two or more.
-    Many(VecDeque<u32>),
+    Many(Box<VecDeque<u32>>),
 }
 
 impl List {
@@ -76,7 +77,7 @@ impl List {
                 } else {
                     VecDeque::from([id, *x])
                 };
-                *self = List::Many(d);
+                *self = List::Many(Box::new(d));
             }
             List::Many(d) => {
                 if back {
@@ -144,6 +145,11 @@ impl Cands {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_is_small() {
+        assert!(std::mem::size_of::<List>() <= 16);
+    }
 
     /// A literal model of libbpf's chained map, to check the deque shortcut.
     struct Model {
