@@ -295,9 +295,9 @@ pub fn dedup_words(
     strings: Vec<u8>,
     opts: &Options,
 ) -> Result<Btf> {
-    let prepared = base.as_deref().map(PreparedBase::new).transpose()?;
+    let mut prepared = base.as_deref().map(PreparedBase::new).transpose()?;
     let own_words = words.len();
-    let (table, first) = match prepared.as_ref() {
+    let (table, first) = match prepared.as_mut() {
         None => {
             // The table is `void`'s zero record, then the records: the
             // words move in front by three in their own allocation instead
@@ -310,7 +310,13 @@ pub fn dedup_words(
             (t, 3)
         }
         Some(p) => {
-            let mut t = start_input(Some(p), own_words);
+            // The base laid out here serves this run only: its table is
+            // moved into the input and grown, not copied (a copy of a
+            // vmlinux base is a few MiB, a sizeable share of a small
+            // module's peak).
+            let mut t = std::mem::replace(&mut p.table, Table::new());
+            t.words.reserve(own_words);
+            t.offs.reserve(own_words / 3);
             let first = t.words.len();
             t.words.extend_from_slice(&words);
             drop(words);
