@@ -47,7 +47,9 @@ pub(crate) enum List {
     Empty,
     /// One entry.
     One(u32),
-    /// Two or more.
+    /// Two or more. Boxed on purpose (clippy's `box_collection` would have
+    /// the deque inline): the box keeps every entry of the map small.
+    #[allow(clippy::box_collection)]
     Many(Box<VecDeque<u32>>),
 }
 
