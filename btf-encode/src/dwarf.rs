@@ -102,14 +102,16 @@ pub struct Span {
 }
 
 impl Span {
-    /// Moves `items` to the end of `pool` (keeping `items`' capacity for
-    /// the next use) and returns where they went.
-    fn append<T>(pool: &mut Vec<T>, items: &mut Vec<T>) -> Span {
+    /// Moves `items` to the end of `pool`, gives the emptied vector (its
+    /// capacity kept) back to `spare` for the next type, and returns where
+    /// the items went.
+    fn append<T>(pool: &mut Vec<T>, mut items: Vec<T>, spare: &mut Vec<Vec<T>>) -> Span {
         let span = Span {
             start: pool.len() as u32,
             len: items.len() as u32,
         };
-        pool.append(items);
+        pool.append(&mut items);
+        spare.push(items);
         span
     }
 
@@ -949,28 +951,22 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    /// [`Self::annotation`] of the DIE `h`, its attributes read only when
-    /// decl tags are kept.
+    /// The `btf_decl_tag` of the annotation DIE `h`, if it is one, with
+    /// component index `idx`; its attributes read only when decl tags are
+    /// kept.
     fn annotation_of(&mut self, h: &Head, idx: i32, out: &mut Vec<(&'a [u8], i32)>) -> Result<()> {
-        if !self.skip_decl_tag {
-            let mut e = Snap::empty(h.tag, h.offset);
-            self.walk.attrs(h, &mut e)?;
-            self.annotation(&e, idx, out);
+        if self.skip_decl_tag {
+            return Ok(());
+        }
+        let mut e = Snap::empty(h.tag, h.offset);
+        self.walk.attrs(h, &mut e)?;
+        if self.string_bytes(&e, dw::DW_AT_name) == Some(&b"btf_decl_tag"[..]) {
+            let value = self
+                .string_bytes(&e, dw::DW_AT_const_value)
+                .unwrap_or_default();
+            out.push((value, idx));
         }
         Ok(())
-    }
-
-    fn annotation(&self, e: &Snap<'a>, idx: i32, out: &mut Vec<(&'a [u8], i32)>) {
-        if self.skip_decl_tag {
-            return;
-        }
-        if self.string_bytes(e, dw::DW_AT_name) != Some(&b"btf_decl_tag"[..]) {
-            return;
-        }
-        let value = self
-            .string_bytes(e, dw::DW_AT_const_value)
-            .unwrap_or_default();
-        out.push((value, idx));
     }
 
     /// Adds what a DIE became to the tables (pahole's `cu__add_tag` /
@@ -1142,19 +1138,21 @@ impl<'a> Ctx<'a, '_> {
                         }
                     }
                 }
-                let made = Made::Type(TypeEntry {
+                Made::Type(TypeEntry {
                     kind: TypeKind::Struct {
                         union,
                         name: self.string(&e, dw::DW_AT_name),
                         size: self.numeric(&e, dw::DW_AT_byte_size),
                         declaration: self.numeric(&e, dw::DW_AT_declaration) != 0,
-                        members: Span::append(&mut self.cu.members, &mut members),
+                        members: Span::append(
+                            &mut self.cu.members,
+                            members,
+                            &mut self.scratch.members,
+                        ),
                     },
                     ty: self.type_ref(&e),
                     annots,
-                });
-                self.scratch.members.push(members);
-                made
+                })
             }
             dw::DW_TAG_enumeration_type => {
                 let size = self.numeric(&e, dw::DW_AT_byte_size);
@@ -1180,18 +1178,16 @@ impl<'a> Ctx<'a, '_> {
                         self.numeric(ce, dw::DW_AT_const_value),
                     ));
                 }
-                let made = Made::Type(TypeEntry {
+                Made::Type(TypeEntry {
                     kind: TypeKind::Enum {
                         name: self.string(&e, dw::DW_AT_name),
                         bits,
                         signed,
-                        values: Span::append(&mut self.cu.values, &mut values),
+                        values: Span::append(&mut self.cu.values, values, &mut self.scratch.values),
                     },
                     ty: self.type_ref(&e),
                     annots: Vec::new(),
-                });
-                self.scratch.values.push(values);
-                made
+                })
             }
             dw::DW_TAG_array_type => {
                 let mut dims = self.scratch.dims.pop().unwrap_or_default();
@@ -1207,13 +1203,15 @@ impl<'a> Ctx<'a, '_> {
                     let ce = &ce;
                     dims.push(self.upper_bound(ce) as u32);
                 }
-                let made = Made::Type(TypeEntry {
-                    kind: TypeKind::Array(Span::append(&mut self.cu.dims, &mut dims)),
+                Made::Type(TypeEntry {
+                    kind: TypeKind::Array(Span::append(
+                        &mut self.cu.dims,
+                        dims,
+                        &mut self.scratch.dims,
+                    )),
                     ty: self.type_ref(&e),
                     annots: Vec::new(),
-                });
-                self.scratch.dims.push(dims);
-                made
+                })
             }
             dw::DW_TAG_subroutine_type => {
                 let mut params = self.scratch.params.pop().unwrap_or_default();
@@ -1238,16 +1236,18 @@ impl<'a> Ctx<'a, '_> {
                         }
                     }
                 }
-                let made = Made::Type(TypeEntry {
+                Made::Type(TypeEntry {
                     kind: TypeKind::Proto {
-                        params: Span::append(&mut self.cu.proto_params, &mut params),
+                        params: Span::append(
+                            &mut self.cu.proto_params,
+                            params,
+                            &mut self.scratch.params,
+                        ),
                         varargs,
                     },
                     ty: self.type_ref(&e),
                     annots: Vec::new(),
-                });
-                self.scratch.params.push(params);
-                made
+                })
             }
             dw::DW_TAG_subprogram => {
                 let mut f = Function {
@@ -1264,8 +1264,7 @@ impl<'a> Ctx<'a, '_> {
                 };
                 let mut params = self.scratch.params.pop().unwrap_or_default();
                 self.function_body(node, Some((&mut f, &mut params)), depth)?;
-                f.params = Span::append(&mut self.cu.fn_params, &mut params);
-                self.scratch.params.push(params);
+                f.params = Span::append(&mut self.cu.fn_params, params, &mut self.scratch.params);
                 Made::Function(f)
             }
             dw::DW_TAG_variable => Made::Variable(self.variable(node, &e, depth == 0)?),

@@ -197,6 +197,12 @@ impl<'o, 'd> Encoder<'o, 'd> {
         }
     }
 
+    /// Where `p` lies in `.debug_str` (a value at or past its length for a
+    /// pointer elsewhere).
+    fn debug_str_off(&self, p: *const u8) -> usize {
+        (p as usize).wrapping_sub(self.debug_str.as_ptr() as usize)
+    }
+
     /// The string table offset of a name, 0 for none or the empty one.
     fn name(&mut self, n: Name<'_>) -> u32 {
         match n {
@@ -210,7 +216,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
     /// without reading its bytes.
     fn intern_str(&mut self, s: Str<'_>) -> u32 {
         if s.is_lazy() {
-            let a = (s.start() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+            let a = self.debug_str_off(s.start());
             if let Some(&o) = u32::try_from(a).ok().and_then(|a| self.by_str_off.get(&a)) {
                 return o;
             }
@@ -222,7 +228,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
     }
 
     fn intern(&mut self, s: &[u8]) -> u32 {
-        let a = (s.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+        let a = self.debug_str_off(s.as_ptr());
         let whole = a < self.debug_str.len().min(u32::MAX as usize)
             && a.checked_add(s.len())
                 .and_then(|end| self.debug_str.get(end))
@@ -951,7 +957,7 @@ impl<'o, 'd> Encoder<'o, 'd> {
         if !name.is_lazy() {
             return search(&self.functions);
         }
-        let a = (name.start() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+        let a = self.debug_str_off(name.start());
         if let Some(&i) = self.function_by_str_off.get(&a) {
             return if i == u32::MAX {
                 Err(0)
