@@ -41,6 +41,9 @@ const PREFETCH_AHEAD: u32 = 32;
 /// How far below a struct's members [`Dedup::compute_shapes`] looks.
 const SHAPE_DEPTH: u32 = 2;
 
+/// A struct's shape not computed yet (see [`Dedup::struct_key`]).
+const SHAPE_UNSET: u32 = u32::MAX;
+
 /// libbpf's `hash_combine` on `long`.
 #[inline]
 fn hc(h: u64, v: u32) -> u64 {
@@ -154,21 +157,17 @@ impl Dedup {
             .extend((from..t.count()).map(|id| Node::fresh(t, id)));
     }
 
-    /// Streaming: shapes and enum hashes of the ids from `self.shapes.len()`
-    /// on (all they reach is below the table's end). `false` if a struct
-    /// reaches a kind the walk rejects (then shapes cannot be used).
+    /// Streaming: the shape table grows to the table's end (enum hashes now,
+    /// struct shapes on first use, see [`Dedup::compute_shapes`]). `false`
+    /// if a new type puts a kind the walk rejects where a shape would look
+    /// (then shapes cannot be used).
     pub fn shapes_grow(&mut self) -> bool {
-        use rayon::prelude::*;
         let from = self.shapes.len() as u32;
-        let me = &*self;
-        let new: Vec<Option<u32>> = (from..self.t.count())
-            .into_par_iter()
-            .map(|id| me.shape_of(id))
-            .collect();
         let mut ok = true;
-        for v in new {
-            ok &= v.is_some();
-            self.shapes.push(v.unwrap_or(0));
+        for id in from..self.t.count() {
+            ok &= self.shape_edges_ok(id);
+            let v = self.shape_slot(id);
+            self.shapes.push(v);
         }
         self.struct_shapes = ok;
         ok
@@ -381,14 +380,29 @@ impl Dedup {
     }
 
     /// The candidate key of a struct or union: libbpf's hash, refined by the
-    /// shape hash when shapes are in use.
+    /// shape hash when shapes are in use (computed here on first use: most
+    /// structs are mapped by an earlier struct's walk and never need one).
     #[inline]
-    fn struct_key(&self, id: u32) -> u64 {
+    fn struct_key(&mut self, id: u32) -> u64 {
         let h = self.hash_struct(id);
-        match self.shapes.get(id as usize) {
-            Some(&s) if self.struct_shapes => hc(h, s),
-            _ => h,
+        if !self.struct_shapes {
+            return h;
         }
+        let s = match self.shapes.get(id as usize) {
+            Some(&SHAPE_UNSET) => {
+                // No edge a shape follows reaches a rejected kind (checked
+                // before `struct_shapes` was set), so `top_shape` succeeds.
+                let s = self.top_shape(id).map_or(0, |t| (mix64(t) >> 32) as u32);
+                let s = if s == SHAPE_UNSET { s - 1 } else { s };
+                if let Some(x) = self.shapes.get_mut(id as usize) {
+                    *x = s;
+                }
+                s
+            }
+            Some(&s) => s,
+            None => return h,
+        };
+        hc(h, s)
     }
 
     /// Computes the shape hash of every struct and union, in parallel.
@@ -417,41 +431,70 @@ impl Dedup {
     /// behind. The insertion sequence, and so the candidate order, is
     /// unchanged. If any struct reaches a kind the walk rejects with an
     /// error (VAR, DATASEC, DECL_TAG as a member type: invalid BTF), shapes
-    /// are not used at all, so that errors stay libbpf's.
+    /// are not used at all, so that errors stay libbpf's. That is decided up
+    /// front, in parallel, on a superset of what any shape reaches: every
+    /// struct member, reference target, array element and index, return
+    /// and parameter type ([`Dedup::shape_edges_ok`]). The shapes themselves
+    /// are computed on first use ([`Dedup::struct_key`]): most structs are
+    /// mapped by an earlier struct's walk before their turn and never need
+    /// one (on the 6.1 vmlinux's units, 51 k of 861 k).
     ///
     /// The same array holds, for ENUM and ENUM64, a hash of the whole record
     /// (all that `btf_equal_enum` compares), so that the prim pass compares
     /// records only when the hashes agree.
     pub fn compute_shapes(&mut self) {
         use rayon::prelude::*;
-        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
         let n = self.t.count();
         let me = &*self;
-        let poisoned = AtomicBool::new(false);
-        let shapes: Vec<u32> = (0..n)
-            .into_par_iter()
-            .map(|id| {
-                me.shape_of(id).unwrap_or_else(|| {
-                    poisoned.store(true, Relaxed);
-                    0
-                })
-            })
-            .collect();
+        let ok = (0..n).into_par_iter().all(|id| me.shape_edges_ok(id));
+        let shapes: Vec<u32> = (0..n).into_par_iter().map(|id| me.shape_slot(id)).collect();
         self.shapes = shapes;
-        self.struct_shapes = !poisoned.load(Relaxed);
+        self.struct_shapes = ok;
     }
 
-    /// The shape of a struct or union, the record hash of an enum, 0 for
-    /// other kinds; `None` if a struct reaches a kind the walk rejects.
-    fn shape_of(&self, id: u32) -> Option<u32> {
-        Some(match self.kind(id) {
-            STRUCT | UNION => (mix64(self.top_shape(id)?) >> 32) as u32,
+    /// The shape table's entry before use: [`SHAPE_UNSET`] for a struct or
+    /// union, the record hash of an enum, 0 for other kinds.
+    fn shape_slot(&self, id: u32) -> u32 {
+        match self.kind(id) {
+            STRUCT | UNION => SHAPE_UNSET,
             ENUM | ENUM64 => {
                 let h = self.t.record(id).iter().fold(0u64, |h, &w| hc(h, w));
                 (mix64(h) >> 32) as u32
             }
             _ => 0,
-        })
+        }
+    }
+
+    /// Whether every type the record of `id` points to along an edge a shape
+    /// follows (from a struct, union, reference kind, array or prototype) is
+    /// of a kind [`Dedup::shape`] accepts.
+    fn shape_edges_ok(&self, id: u32) -> bool {
+        if !matches!(
+            self.kind(id),
+            STRUCT
+                | UNION
+                | PTR
+                | CONST
+                | VOLATILE
+                | RESTRICT
+                | TYPEDEF
+                | FUNC
+                | TYPE_TAG
+                | ARRAY
+                | FUNC_PROTO
+        ) {
+            return true;
+        }
+        let mut ok = true;
+        self.t.for_each_type_ref(id, |_, r| {
+            ok &= match self.kind(r) {
+                0 => r == 0,
+                STRUCT | UNION | FWD | ENUM | ENUM64 | INT | FLOAT | PTR | CONST | VOLATILE
+                | RESTRICT | TYPEDEF | FUNC | TYPE_TAG | ARRAY | FUNC_PROTO => true,
+                _ => false,
+            };
+        });
+        ok
     }
 
     /// Whether the enum record hashes say `a` and `b` may be equal.
@@ -526,7 +569,7 @@ impl Dedup {
     }
 
     /// The hash libbpf's `btf_dedup_prep` gives a base type (`None`: not hashed).
-    fn hash_any(&self, id: u32) -> Option<u64> {
+    fn hash_any(&mut self, id: u32) -> Option<u64> {
         Some(match self.kind(id) {
             VAR | DATASEC => return None,
             INT | DECL_TAG => self.hash_int_tag(id),
