@@ -11,16 +11,33 @@ const UNSET: u32 = u32::MAX;
 const EMPTY: u32 = u32::MAX;
 
 /// The string pass, one prefix at a time: libbpf's first-use order.
+///
+/// An encoder that interns each string once, as its types first use it
+/// (btf-encode does), hands over a section the pass leaves as it is. While
+/// that holds (`ident`), the pass only checks it: a string met again starts
+/// where an earlier one did (a bit per byte), a new one starts where the
+/// last new one ended and is not equal to any earlier (the hash set), and
+/// nothing is copied or rewritten. The first reference that breaks it
+/// turns the checked prefix into the mapped state and the pass goes on
+/// mapping, so the result is the same either way.
 struct Strings {
     /// The input's string section so far.
     input: Vec<u8>,
-    /// New offset of each input offset already met (`UNSET` otherwise).
+    /// New offset of each input offset already met (`UNSET` otherwise);
+    /// empty while `ident`.
     fin: Vec<u32>,
-    /// The new section: each distinct string once, in first-use order.
+    /// The new section: each distinct string once, in first-use order; while
+    /// `ident`, `input[..ident_end]` instead.
     out: Vec<u8>,
-    /// Open-addressing set of the strings of `out` (their offsets).
+    /// Open-addressing set of the strings of the new section (their offsets).
     slots: Vec<u32>,
     len: usize,
+    /// Every reference so far maps to itself.
+    ident: bool,
+    /// While `ident`: the end of the strings met so far, and a bit per input
+    /// byte set where one of them starts.
+    ident_end: usize,
+    starts: Vec<u64>,
 }
 
 fn str_at(b: &[u8], off: u32) -> &[u8] {
@@ -42,11 +59,102 @@ impl Strings {
             out: Vec::new(),
             slots: vec![EMPTY; 1024],
             len: 0,
+            ident: true,
+            ident_end: 1,
+            starts: Vec::new(),
         };
         // Base BTF: "" at offset 0.
         s.out.push(0);
         s.insert(0);
         s
+    }
+
+    /// The new section's bytes so far.
+    fn section(&self) -> &[u8] {
+        if self.ident {
+            &self.input
+        } else {
+            &self.out
+        }
+    }
+
+    /// While `ident`: whether input offset `off` maps to itself, taking in a
+    /// new string that starts at the end of those met. Leaves `ident` mode
+    /// (see [`Strings::leave_ident`]) and returns `false` otherwise.
+    fn same(&mut self, off: u32) -> bool {
+        let o = off as usize;
+        if off == 0 && self.input.first() == Some(&0) {
+            return true;
+        }
+        if self
+            .starts
+            .get(o / 64)
+            .is_some_and(|w| w >> (o % 64) & 1 != 0)
+        {
+            return true;
+        }
+        if o == self.ident_end && self.input.first() == Some(&0) {
+            let s = str_at(&self.input, off);
+            if self.find(s).is_none() {
+                let end = o + s.len() + 1;
+                if self.starts.len() < end.div_ceil(64) {
+                    self.starts.resize(end.div_ceil(64), 0);
+                }
+                if let Some(w) = self.starts.get_mut(o / 64) {
+                    *w |= 1 << (o % 64);
+                }
+                self.ident_end = end;
+                self.insert(off);
+                return true;
+            }
+        }
+        self.leave_ident();
+        false
+    }
+
+    /// Turns the checked prefix into the mapping state: the new section is
+    /// the strings met so far, each mapped to itself.
+    fn leave_ident(&mut self) {
+        if !self.ident {
+            return;
+        }
+        // Without "" at offset 0 no string was taken in: the new section is
+        // then the initial one.
+        let end = match self.input.first() {
+            Some(0) => self.ident_end.min(self.input.len()),
+            _ => 0,
+        };
+        self.out = self.input.get(..end).unwrap_or(&[]).to_vec();
+        if self.out.is_empty() {
+            self.out.push(0);
+        }
+        self.fin = vec![UNSET; self.input.len()];
+        for (i, &w) in self.starts.iter().enumerate() {
+            let mut w = w;
+            while w != 0 {
+                let o = i * 64 + w.trailing_zeros() as usize;
+                if let Some(f) = self.fin.get_mut(o) {
+                    *f = o as u32;
+                }
+                w &= w - 1;
+            }
+        }
+        self.starts = Vec::new();
+        self.ident = false;
+    }
+
+    /// The new section, once every piece is in.
+    fn into_section(mut self) -> Vec<u8> {
+        if self.ident {
+            if self.input.first() != Some(&0) {
+                return vec![0];
+            }
+            let end = self.ident_end.min(self.input.len());
+            self.input.truncate(end);
+            self.input
+        } else {
+            self.out
+        }
     }
 
     fn insert(&mut self, off: u32) {
@@ -63,7 +171,7 @@ impl Strings {
 
     fn place(&mut self, off: u32) {
         let mask = self.slots.len() - 1;
-        let mut i = str_hash(str_at(&self.out, off)) as usize & mask;
+        let mut i = str_hash(str_at(self.section(), off)) as usize & mask;
         while let Some(slot) = self.slots.get_mut(i) {
             if *slot == EMPTY {
                 *slot = off;
@@ -82,7 +190,7 @@ impl Strings {
             if o == EMPTY {
                 return None;
             }
-            if str_at(&self.out, o) == s {
+            if str_at(self.section(), o) == s {
                 return Some(o);
             }
             i = (i + 1) & mask;
@@ -158,7 +266,9 @@ impl Stream {
     /// every string offset inside the strings so far: an error otherwise.
     pub fn push(&mut self, words: &[u32], strings: &[u8]) -> Result<()> {
         self.strs.input.extend_from_slice(strings);
-        self.strs.fin.resize(self.strs.input.len(), UNSET);
+        if !self.strs.ident {
+            self.strs.fin.resize(self.strs.input.len(), UNSET);
+        }
         let first_id = self.d.t.count();
         let first = self.d.t.words.len();
         self.d.t.words.extend_from_slice(words);
@@ -175,6 +285,9 @@ impl Stream {
                 .t
                 .for_each_str_off(id, |at, off| slots.push((at, off)));
             for &(at, off) in &slots {
+                if self.strs.ident && self.strs.same(off) {
+                    continue;
+                }
                 let v = self.strs.map(off);
                 self.d.t.set_w(at, v);
             }
@@ -216,7 +329,7 @@ impl Stream {
         let timing = std::env::var_os("BTF_DEDUP_TIMING").is_some_and(|v| v == "1");
         let clock = std::time::Instant::now();
         let Stream { d, strs, live, .. } = self;
-        let out = strs.out;
+        let out = strs.into_section();
         let (words, out) = if live {
             let mut d = d;
             d.resolve_fwds()?;
@@ -302,5 +415,74 @@ mod tests {
         assert_eq!(got.to_bytes(), expect);
         // A string offset past the strings given so far is an error.
         assert!(Stream::new().push(&u1, &strs[..3]).is_err());
+    }
+
+    /// The two units of [`units_streamed_equal_one_shot`] with the names at
+    /// the given offsets of `strs`, the strings split over the two pieces at
+    /// `split`: the stream's bytes are the one-shot dedup's.
+    fn streamed_equals_one_shot(strs: &[u8], names: [[u32; 5]; 2], split: usize) {
+        let k = |kind: u32, vlen: u32| kind << 24 | vlen;
+        let unit1 = |[int, foo, a, next, e]: [u32; 5]| -> Vec<u32> {
+            [
+                vec![int, k(1, 0), 4, 1 << 24 | 32],
+                vec![foo, k(4, 2), 16, a, 1, 0, next, 3, 64],
+                vec![0, k(2, 0), 2],
+                vec![e, k(6, 0), 4],
+            ]
+            .concat()
+        };
+        let unit2 = |[int, foo, a, next, e]: [u32; 5]| -> Vec<u32> {
+            [
+                vec![int, k(1, 0), 4, 1 << 24 | 32],
+                vec![foo, k(4, 2), 16, a, 5, 0, next, 9, 64],
+                vec![0, k(2, 0), 8],
+                vec![foo, k(7, 0), 0],
+                vec![0, k(2, 0), 8],
+                vec![e, k(6, 1), 4, a, 0],
+                vec![0, k(2, 0), 10],
+            ]
+            .concat()
+        };
+        let (u1, u2) = (unit1(names[0]), unit2(names[1]));
+        let mut blob = Vec::new();
+        let all = [u1.clone(), u2.clone()].concat();
+        btf::format::Header::canonical(Endian::Little, 4 * all.len() as u32, strs.len() as u32)
+            .write(&mut blob);
+        blob.extend(all.iter().flat_map(|w| w.to_le_bytes()));
+        blob.extend_from_slice(strs);
+        let expect = crate::dedup_raw(&blob, None, &crate::Options::default()).unwrap();
+        let mut st = Stream::new();
+        st.push(&u1, &strs[..split]).unwrap();
+        st.push(&u2, &strs[split..]).unwrap();
+        let got = st.finish(Endian::Little, &[], &[]).unwrap();
+        assert_eq!(
+            got.to_bytes(),
+            expect,
+            "{:?}",
+            String::from_utf8_lossy(strs)
+        );
+    }
+
+    /// Strings in first-use order pass unchanged; out of order, repeated,
+    /// referred to in the middle, or never referred to, they are mapped (from
+    /// the first reference that is not its own image on), as one-shot.
+    #[test]
+    fn string_sections_of_every_order() {
+        let first_use = b"\0int\0foo\0a\0next\0e\0";
+        let n = [1, 5, 9, 11, 16];
+        streamed_equals_one_shot(first_use, [n, n], first_use.len());
+        streamed_equals_one_shot(first_use, [[1, 5, 1, 5, 1], n], 9);
+        // Reversed.
+        let rev = b"\0e\0next\0a\0foo\0int\0";
+        let r = [14, 10, 8, 3, 1];
+        streamed_equals_one_shot(rev, [r, r], rev.len());
+        // "int" twice; the second unit's names after its own copy.
+        let dup = b"\0int\0foo\0a\0next\0e\0int\0foo\0";
+        streamed_equals_one_shot(dup, [n, [18, 22, 9, 11, 16]], 18);
+        // A name in the middle of another ("nt" of "int"), and an unused one.
+        let mid = b"\0int\0foo\0a\0next\0e\0unused\0";
+        streamed_equals_one_shot(mid, [n, [1, 5, 2, 11, 16]], mid.len());
+        // Where the break comes in the first piece.
+        streamed_equals_one_shot(rev, [n.map(|_| 1), r], 6);
     }
 }
