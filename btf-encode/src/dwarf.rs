@@ -673,10 +673,14 @@ pub fn register_params(machine: u16) -> &'static [u8] {
 
 /// Decodes one unit. Returns `None` for units pahole skips (skeleton and
 /// partial units).
+///
+/// `spare`: an emptied unit ([`Cu::recycle`]) whose tables' memory the new
+/// one reuses.
 pub fn decode_unit<'a>(
     dwarf: &gimli::Dwarf<R<'a>>,
     unit: &gimli::Unit<R<'a>>,
     opts: LoadOptions,
+    spare: Option<Cu<'a>>,
 ) -> Result<Option<Cu<'a>>> {
     let mut ctx = Ctx {
         dwarf,
@@ -700,9 +704,8 @@ pub fn decode_unit<'a>(
                 .as_debug_info_offset()
                 .map(|o| o.0)
                 .unwrap_or(0),
-            type_ids: HashMap::default(),
             addr_size: unit.header.address_size(),
-            ..Cu::default()
+            ..spare.map(Cu::recycle).unwrap_or_default()
         },
     };
     let root = ctx.walk.next_child(-1)?;
@@ -1513,6 +1516,48 @@ impl<'a> Ctx<'a, '_> {
 }
 
 impl<'a> Cu<'a> {
+    /// The unit emptied, for the next one to be decoded into: every table
+    /// cleared with its memory kept (grown from nothing for each unit, the
+    /// tables cost a copy at every doubling).
+    pub fn recycle(self) -> Cu<'a> {
+        let Cu {
+            mut types,
+            mut functions,
+            mut variables,
+            mut type_ids,
+            mut params,
+            mut members,
+            mut values,
+            mut dims,
+            mut proto_params,
+            mut fn_params,
+            ..
+        } = self;
+        types.clear();
+        functions.clear();
+        variables.clear();
+        type_ids.clear();
+        params.clear();
+        members.clear();
+        values.clear();
+        dims.clear();
+        proto_params.clear();
+        fn_params.clear();
+        Cu {
+            types,
+            functions,
+            variables,
+            type_ids,
+            params,
+            members,
+            values,
+            dims,
+            proto_params,
+            fn_params,
+            ..Cu::default()
+        }
+    }
+
     /// Records the type number of the DIE at `die` (ignored outside the unit).
     fn set_type_id(&mut self, die: usize, id: u32) {
         if let Some(i) = die

@@ -371,6 +371,10 @@ fn encode_words(
             }
         }
     }
+    // Units already encoded, emptied, for the next ones to be decoded into
+    // (`dwarf::Cu::recycle`): at most a few, of the sizes units need.
+    const SPARE_UNITS: usize = 16;
+    let spare_units: std::sync::Mutex<Vec<dwarf::Cu<'_>>> = std::sync::Mutex::new(Vec::new());
     let decode = |header: gimli::UnitHeader<_>| {
         let uoff = header
             .offset()
@@ -382,10 +386,11 @@ fn encode_words(
                 "bad DWARF unit at .debug_info offset {uoff:#x}: {e}"
             ))
         })?;
-        let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts)
+        let spare: Option<dwarf::Cu<'_>> = spare_units.lock().ok().and_then(|mut v| v.pop());
+        let Some(mut cu) = dwarf::decode_unit(&dwarf, &unit, lopts, spare)
             .map_err(|e| Error::new(format!("unit at .debug_info offset {uoff:#x}: {e}")))?
         else {
-            return Ok(None);
+            return Result::<Option<dwarf::Cu<'_>>>::Ok(None);
         };
         if opts.lang_exclude.contains(&cu.language)
             || (!opts.lang_include.is_empty() && !opts.lang_include.contains(&cu.language))
@@ -396,14 +401,16 @@ fn encode_words(
         cu.offset = uoff;
         Result::Ok(Some(cu))
     };
-    let encode_unit = |enc: &mut encoder::Encoder<'_, '_>,
-                       cu: Result<Option<dwarf::Cu<'_>>>|
-     -> Result<()> {
-        let Some(cu) = cu? else {
-            return Ok(());
-        };
-        enc.encode_cu(&cu, &info)
+    let encode_unit = |enc: &mut encoder::Encoder<'_, '_>, cu: &dwarf::Cu<'_>| -> Result<()> {
+        enc.encode_cu(cu, &info)
             .map_err(|e| Error::new(format!("unit at .debug_info offset {:#x}: {e}", cu.offset)))
+    };
+    let recycle = |cu| {
+        if let Ok(mut v) = spare_units.lock() {
+            if v.len() < SPARE_UNITS {
+                v.push(dwarf::Cu::recycle(cu));
+            }
+        }
     };
     // The decoding pool, when it pays (see `PARALLEL_MIN_INFO`).
     let pool = match info_len >= opts.parallel_min_info.unwrap_or(PARALLEL_MIN_INFO)
@@ -434,7 +441,10 @@ fn encode_words(
     match pool.as_deref().filter(|_| threads > 1) {
         None => {
             for (i, h) in headers.iter().enumerate() {
-                encode_unit(&mut enc, decode(*h))?;
+                if let Some(cu) = decode(*h)? {
+                    encode_unit(&mut enc, &cu)?;
+                    recycle(cu);
+                }
                 unit_done(i + 1);
             }
         }
@@ -475,7 +485,10 @@ fn encode_words(
                     window,
                     |h| decode(*h),
                     |i, cu| {
-                        encode_unit(&mut enc, cu)?;
+                        if let Some(cu) = cu? {
+                            encode_unit(&mut enc, &cu)?;
+                            recycle(cu);
+                        }
                         let upto = i + 1;
                         unit_done(upto);
                         if let Some(t) = &tx {
