@@ -633,7 +633,19 @@ impl Dedup {
     }
 
     fn shallow_equal_struct(&self, a: u32, b: u32) -> bool {
-        self.equal_common(a, b) && self.equal_tail(a, b, 3, &[0, 2])
+        if !self.equal_common(a, b) {
+            return false;
+        }
+        // Members (name, type, offset) side by side: names and offsets equal.
+        let n = 3 * self.vlen(a) as usize;
+        let (x, y) = (self.off(a) + 3, self.off(b) + 3);
+        match (self.t.words.get(x..x + n), self.t.words.get(y..y + n)) {
+            (Some(p), Some(q)) => p
+                .chunks_exact(3)
+                .zip(q.chunks_exact(3))
+                .all(|(m, k)| m[0] == k[0] && m[2] == k[2]),
+            _ => self.equal_tail(a, b, 3, &[0, 2]),
+        }
     }
 
     fn equal_array(&self, a: u32, b: u32) -> bool {
