@@ -96,11 +96,13 @@ pub struct Options {
     pub parallel_min_info: Option<usize>,
 }
 
-/// Below this much `.debug_info` the pipeline's threads cost more than they
-/// save (BENCHMARKS.md: a 16 MB module, mlx5_core.ko, took 0.41 s on one
-/// thread and 0.49 s with the pipeline on two cores, and 30 % more memory;
-/// the 163 MB vmlinux 3.5 s against 2.3 s).
-pub const PARALLEL_MIN_INFO: usize = 32 << 20;
+/// Below this much `.debug_info` the pipeline's threads save nothing
+/// (BENCHMARKS.md, session 9, split on the vmlinux, three runs each, one
+/// thread against the pipeline on two cores: nf_nat.ko and gve.ko, 0.9 and
+/// 1.1 MB, 0.04 s both ways; nf_tables.ko, 3.5 MB, 0.090 -> 0.080 s;
+/// btrfs.ko 0.147 -> 0.120 s; xfs.ko 0.237 -> 0.200 s; mlx5_core.ko,
+/// 16 MB, 0.37 -> 0.29 s, memory unchanged but for nf_tables, +5 MiB).
+pub const PARALLEL_MIN_INFO: usize = 2 << 20;
 
 /// How far an encoding run is, as reported to [`Options::progress`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
