@@ -369,7 +369,8 @@ pub fn record_extent<W: Words + ?Sized>(
     n: u32,
     file_off: u64,
 ) -> Result<usize> {
-    let pos = |w: usize| file_off + 4 * w as u64;
+    // `file_off` may be a wrapped base (`walk`): the sum wraps back.
+    let pos = |w: usize| file_off.wrapping_add(4 * w as u64);
     let trunc = |w: usize, what: &str| {
         Error::at(
             pos(w),
@@ -409,7 +410,8 @@ pub fn check_record_fields<W: Words + ?Sized>(
     n: u32,
     file_off: u64,
 ) -> Result<()> {
-    let pos = |w: usize| file_off + 4 * w as u64;
+    // `file_off` may be a wrapped base (`walk`): the sum wraps back.
+    let pos = |w: usize| file_off.wrapping_add(4 * w as u64);
     let info = words.word(at + 1).unwrap_or(0);
     let sot = words.word(at + 2).unwrap_or(0);
     let vlen = info_vlen(info);
@@ -933,6 +935,22 @@ impl Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A walk whose records start past word 0 at a small file offset (a
+    /// table that holds void first, the type section right after a short
+    /// header): the error offsets wrap back instead of overflowing.
+    #[test]
+    fn walk_past_a_prefix_reports_offsets() {
+        let bad = make_info(Kind::Int, 0, false) | INFO_RESERVED;
+        let words = [0u32, 0, 0, 1, bad, 4, 32];
+        let e = walk_records(words.as_slice(), 3, 8, |_| Ok(())).unwrap_err();
+        assert!(
+            e.to_string().contains("0xc") || e.to_string().contains("12"),
+            "{e}"
+        );
+        let words = [0u32, 0, 0, 1, make_info(Kind::Struct, 2, false), 4];
+        assert!(walk_records(words.as_slice(), 3, 4, |_| Ok(())).is_err());
+    }
 
     #[test]
     fn record_sizes_and_slots() {
