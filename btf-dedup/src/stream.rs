@@ -40,6 +40,19 @@ struct Strings {
     starts: Vec<u64>,
 }
 
+/// The string at `off` of the input so far, or an error if its terminating
+/// NUL has not come yet (a piece may only use whole strings: the rest of
+/// the string could still change what it is).
+fn input_str(b: &[u8], off: u32) -> Result<&[u8]> {
+    let rest = b.get(off as usize..).unwrap_or(&[]);
+    match rest.iter().position(|&c| c == 0) {
+        Some(n) => Ok(rest.get(..n).unwrap_or(&[])),
+        None => Err(Error::new(format!(
+            "string at offset {off} is not terminated within the strings given so far"
+        ))),
+    }
+}
+
 fn str_at(b: &[u8], off: u32) -> &[u8] {
     let rest = b.get(off as usize..).unwrap_or(&[]);
     let n = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
@@ -81,20 +94,20 @@ impl Strings {
     /// While `ident`: whether input offset `off` maps to itself, taking in a
     /// new string that starts at the end of those met. Leaves `ident` mode
     /// (see [`Strings::leave_ident`]) and returns `false` otherwise.
-    fn same(&mut self, off: u32) -> bool {
+    fn same(&mut self, off: u32) -> Result<bool> {
         let o = off as usize;
         if off == 0 && self.input.first() == Some(&0) {
-            return true;
+            return Ok(true);
         }
         if self
             .starts
             .get(o / 64)
             .is_some_and(|w| w >> (o % 64) & 1 != 0)
         {
-            return true;
+            return Ok(true);
         }
         if o == self.ident_end && self.input.first() == Some(&0) {
-            let s = str_at(&self.input, off);
+            let s = input_str(&self.input, off)?;
             if self.find(s).is_none() {
                 let end = o + s.len() + 1;
                 if self.starts.len() < end.div_ceil(64) {
@@ -105,11 +118,11 @@ impl Strings {
                 }
                 self.ident_end = end;
                 self.insert(off);
-                return true;
+                return Ok(true);
             }
         }
         self.leave_ident();
-        false
+        Ok(false)
     }
 
     /// Turns the checked prefix into the mapping state: the new section is
@@ -198,16 +211,16 @@ impl Strings {
     }
 
     /// The new offset of input offset `off` (in range: checked before).
-    fn map(&mut self, off: u32) -> u32 {
+    fn map(&mut self, off: u32) -> Result<u32> {
         if off == 0 {
-            return 0;
+            return Ok(0);
         }
         if let Some(&v) = self.fin.get(off as usize) {
             if v != UNSET {
-                return v;
+                return Ok(v);
             }
         }
-        let s = str_at(&self.input, off);
+        let s = input_str(&self.input, off)?;
         let v = match self.find(s) {
             Some(v) => v,
             None => {
@@ -221,7 +234,7 @@ impl Strings {
         if let Some(f) = self.fin.get_mut(off as usize) {
             *f = v;
         }
-        v
+        Ok(v)
     }
 }
 
@@ -263,7 +276,8 @@ impl Stream {
     /// on from the last piece's) and the bytes the string section grew by
     /// (the section so far is the concatenation of all pieces' `strings`).
     /// Every type id a record holds must be below the end of this piece,
-    /// every string offset inside the strings so far: an error otherwise.
+    /// every string it names must lie whole, NUL included, in the strings
+    /// so far: an error otherwise (and the stream is not to be used again).
     pub fn push(&mut self, words: &[u32], strings: &[u8]) -> Result<()> {
         self.strs.input.extend_from_slice(strings);
         if !self.strs.ident {
@@ -285,10 +299,11 @@ impl Stream {
                 .t
                 .for_each_str_off(id, |at, off| slots.push((at, off)));
             for &(at, off) in &slots {
-                if self.strs.ident && self.strs.same(off) {
+                let named = |e: Error| e.with_type(id);
+                if self.strs.ident && self.strs.same(off).map_err(named)? {
                     continue;
                 }
-                let v = self.strs.map(off);
+                let v = self.strs.map(off).map_err(named)?;
                 self.d.t.set_w(at, v);
             }
         }
@@ -413,8 +428,13 @@ mod tests {
         assert!(!st.gave_up());
         let got = st.finish(Endian::Little, &[], &[]).unwrap();
         assert_eq!(got.to_bytes(), expect);
-        // A string offset past the strings given so far is an error.
+        // A string offset past the strings given so far is an error, and so
+        // is one whose NUL has not come yet ("fo" of "foo").
         assert!(Stream::new().push(&u1, &strs[..3]).is_err());
+        let int_foo = [foo, k(1, 0), 4, 1 << 24 | 32];
+        let e = Stream::new().push(&int_foo, &strs[..7]).unwrap_err();
+        assert!(e.to_string().contains("not terminated"), "{e}");
+        assert!(Stream::new().push(&int_foo, &strs[..9]).is_ok());
     }
 
     /// The two units of [`units_streamed_equal_one_shot`] with the names at

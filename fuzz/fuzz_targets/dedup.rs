@@ -1,6 +1,8 @@
 //! Fuzz target: parse + dedup of arbitrary bytes, as base BTF and as split
 //! BTF on a small fixed base. Must never panic, hang or overflow the stack;
-//! whatever it outputs must parse again, and two runs must agree.
+//! whatever it outputs must parse again, and two runs must agree. The same
+//! input fed to the streaming dedup (`btf_dedup::Stream`, in two pieces
+//! when a record boundary allows) must give the one-shot bytes.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -27,7 +29,58 @@ fuzz_target!(|data: &[u8]| {
         let again = btf_dedup::dedup_raw(data, None, &opts).expect("second run");
         assert_eq!(again, out, "dedup is not deterministic");
     }
+    if let Ok(out) = btf_dedup::dedup_raw(data, None, &opts) {
+        if let Some(streamed) = streamed(data) {
+            // The stream returns the model (`Btf`), which writes fields a
+            // kind does not use (an ARRAY's size word) as 0.
+            let model = btf::Btf::parse(&out).expect("output parses").to_bytes();
+            assert_eq!(streamed, model, "the stream differs from the one-shot dedup");
+        }
+    }
     if let Ok(out) = btf_dedup::dedup_raw(data, Some(base()), &opts) {
         btf::Btf::parse_split(&out, base().clone()).expect("split output parses");
     }
 });
+
+/// The stream's bytes for a raw blob (`None` where the stream refuses the
+/// input: a piece may refer only to itself and earlier pieces).
+fn streamed(data: &[u8]) -> Option<Vec<u8>> {
+    let h = btf::format::Header::parse(data).ok()?;
+    let at = |off: u32, len: u32| {
+        let start = (h.hdr_len as usize).checked_add(off as usize)?;
+        data.get(start..start.checked_add(len as usize)?)
+    };
+    let types = at(h.type_off, h.type_len)?;
+    let strs = at(h.str_off, h.str_len)?;
+    let words: Vec<u32> = types
+        .chunks_exact(4)
+        .map(|c| {
+            let b = [c[0], c[1], c[2], c[3]];
+            match h.endian {
+                btf::Endian::Little => u32::from_le_bytes(b),
+                btf::Endian::Big => u32::from_be_bytes(b),
+            }
+        })
+        .collect();
+    // A second piece from the first record boundary past half the words
+    // whose records refer only backwards; else one piece.
+    let mut offs = Vec::new();
+    btf::format::walk_records(words.as_slice(), 0, 0, |o| {
+        offs.push(o);
+        Ok(())
+    })
+    .ok()?;
+    let split = offs.get(offs.len() / 2).copied().unwrap_or(words.len());
+    let half = strs.len() / 2;
+    let mut st = btf_dedup::Stream::new();
+    let (first, rest) = words.split_at(split.min(words.len()));
+    let two = st.push(first, &strs[..half]).is_ok();
+    let out = if two {
+        st.finish(h.endian, rest, &strs[half..]).ok()?
+    } else {
+        let mut st = btf_dedup::Stream::new();
+        st.push(&words, strs).ok()?;
+        st.finish(h.endian, &[], &[]).ok()?
+    };
+    Some(out.to_bytes())
+}
