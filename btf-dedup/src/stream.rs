@@ -390,21 +390,27 @@ impl Stream {
 mod tests {
     use super::*;
 
-    /// Two units with the same struct (one through a FWD), an enum fwd and
-    /// its full enum, fed unit by unit: the one-shot dedup's bytes.
-    #[test]
-    fn units_streamed_equal_one_shot() {
-        let strs = b"\0int\0foo\0a\0next\0e\0".to_vec();
-        let (int, foo, a, next, e) = (1, 5, 9, 11, 16);
-        let k = |kind: u32, vlen: u32| kind << 24 | vlen;
-        let u1: Vec<u32> = [
+    /// `info` of a record of `kind` with `vlen` entries.
+    fn k(kind: u32, vlen: u32) -> u32 {
+        kind << 24 | vlen
+    }
+
+    /// A unit with an INT, a struct `foo` of two members, a pointer and an
+    /// enum fwd, its names (int, foo, a, next, e) at the given offsets.
+    fn unit1([int, foo, a, next, e]: [u32; 5]) -> Vec<u32> {
+        [
             vec![int, k(1, 0), 4, 1 << 24 | 32],
             vec![foo, k(4, 2), 16, a, 1, 0, next, 3, 64],
             vec![0, k(2, 0), 2],
             vec![e, k(6, 0), 4],
         ]
-        .concat();
-        let u2: Vec<u32> = [
+        .concat()
+    }
+
+    /// The same struct again (its pointer member through a FWD), and the
+    /// enum in full.
+    fn unit2([int, foo, a, next, e]: [u32; 5]) -> Vec<u32> {
+        [
             vec![int, k(1, 0), 4, 1 << 24 | 32],
             vec![foo, k(4, 2), 16, a, 5, 0, next, 9, 64],
             vec![0, k(2, 0), 8],
@@ -413,14 +419,28 @@ mod tests {
             vec![e, k(6, 1), 4, a, 0],
             vec![0, k(2, 0), 10],
         ]
-        .concat();
+        .concat()
+    }
+
+    /// The one-shot dedup of the two units and `strs` as one blob.
+    fn one_shot(u1: &[u32], u2: &[u32], strs: &[u8]) -> Vec<u8> {
         let mut blob = Vec::new();
-        let all = [u1.clone(), u2.clone()].concat();
+        let all = [u1, u2].concat();
         btf::format::Header::canonical(Endian::Little, 4 * all.len() as u32, strs.len() as u32)
             .write(&mut blob);
         blob.extend(all.iter().flat_map(|w| w.to_le_bytes()));
-        blob.extend_from_slice(&strs);
-        let expect = crate::dedup_raw(&blob, None, &crate::Options::default()).unwrap();
+        blob.extend_from_slice(strs);
+        crate::dedup_raw(&blob, None, &crate::Options::default()).unwrap()
+    }
+
+    /// Two units with the same struct (one through a FWD), an enum fwd and
+    /// its full enum, fed unit by unit: the one-shot dedup's bytes.
+    #[test]
+    fn units_streamed_equal_one_shot() {
+        let strs = b"\0int\0foo\0a\0next\0e\0".to_vec();
+        let names = [1, 5, 9, 11, 16];
+        let (u1, u2) = (unit1(names), unit2(names));
+        let expect = one_shot(&u1, &u2, &strs);
         let mut st = Stream::new();
         // The second piece brings no new strings.
         st.push(&u1, &strs).unwrap();
@@ -431,46 +451,18 @@ mod tests {
         // A string offset past the strings given so far is an error, and so
         // is one whose NUL has not come yet ("fo" of "foo").
         assert!(Stream::new().push(&u1, &strs[..3]).is_err());
-        let int_foo = [foo, k(1, 0), 4, 1 << 24 | 32];
+        let int_foo = [5, k(1, 0), 4, 1 << 24 | 32];
         let e = Stream::new().push(&int_foo, &strs[..7]).unwrap_err();
         assert!(e.to_string().contains("not terminated"), "{e}");
         assert!(Stream::new().push(&int_foo, &strs[..9]).is_ok());
     }
 
-    /// The two units of [`units_streamed_equal_one_shot`] with the names at
-    /// the given offsets of `strs`, the strings split over the two pieces at
-    /// `split`: the stream's bytes are the one-shot dedup's.
+    /// The two units with the names at the given offsets of `strs`, the
+    /// strings split over the two pieces at `split`: the stream's bytes are
+    /// the one-shot dedup's.
     fn streamed_equals_one_shot(strs: &[u8], names: [[u32; 5]; 2], split: usize) {
-        let k = |kind: u32, vlen: u32| kind << 24 | vlen;
-        let unit1 = |[int, foo, a, next, e]: [u32; 5]| -> Vec<u32> {
-            [
-                vec![int, k(1, 0), 4, 1 << 24 | 32],
-                vec![foo, k(4, 2), 16, a, 1, 0, next, 3, 64],
-                vec![0, k(2, 0), 2],
-                vec![e, k(6, 0), 4],
-            ]
-            .concat()
-        };
-        let unit2 = |[int, foo, a, next, e]: [u32; 5]| -> Vec<u32> {
-            [
-                vec![int, k(1, 0), 4, 1 << 24 | 32],
-                vec![foo, k(4, 2), 16, a, 5, 0, next, 9, 64],
-                vec![0, k(2, 0), 8],
-                vec![foo, k(7, 0), 0],
-                vec![0, k(2, 0), 8],
-                vec![e, k(6, 1), 4, a, 0],
-                vec![0, k(2, 0), 10],
-            ]
-            .concat()
-        };
         let (u1, u2) = (unit1(names[0]), unit2(names[1]));
-        let mut blob = Vec::new();
-        let all = [u1.clone(), u2.clone()].concat();
-        btf::format::Header::canonical(Endian::Little, 4 * all.len() as u32, strs.len() as u32)
-            .write(&mut blob);
-        blob.extend(all.iter().flat_map(|w| w.to_le_bytes()));
-        blob.extend_from_slice(strs);
-        let expect = crate::dedup_raw(&blob, None, &crate::Options::default()).unwrap();
+        let expect = one_shot(&u1, &u2, strs);
         let mut st = Stream::new();
         st.push(&u1, &strs[..split]).unwrap();
         st.push(&u2, &strs[split..]).unwrap();
