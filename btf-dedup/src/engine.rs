@@ -405,7 +405,8 @@ impl Dedup {
         hc(h, s)
     }
 
-    /// Computes the shape hash of every struct and union, in parallel.
+    /// Sets up struct shapes (whether they are used; each struct's own is
+    /// computed on first use) and the enum record hashes, in parallel.
     ///
     /// The shape of a type is what every successful graph equivalence check
     /// preserves, unfolded to a fixed depth: for a struct at the top, its
