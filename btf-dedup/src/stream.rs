@@ -32,7 +32,8 @@ struct Strings {
     /// Open-addressing set of the strings of the new section (their offsets).
     slots: Vec<u32>,
     len: usize,
-    /// Every reference so far maps to itself.
+    /// Every reference so far maps to itself. Then the input is empty or
+    /// starts with "" ([`Stream::push`] leaves the mode otherwise).
     ident: bool,
     /// While `ident`: the end of the strings met so far, and a bit per input
     /// byte set where one of them starts.
@@ -40,23 +41,30 @@ struct Strings {
     starts: Vec<u64>,
 }
 
-/// The string at `off` of the input so far, or an error if its terminating
-/// NUL has not come yet (a piece may only use whole strings: the rest of
-/// the string could still change what it is).
-fn input_str(b: &[u8], off: u32) -> Result<&[u8]> {
+/// The string at `off` of `b` and whether its NUL is in `b` (else the
+/// string runs to the end).
+fn string_at(b: &[u8], off: u32) -> (&[u8], bool) {
     let rest = b.get(off as usize..).unwrap_or(&[]);
     match rest.iter().position(|&c| c == 0) {
-        Some(n) => Ok(rest.get(..n).unwrap_or(&[])),
-        None => Err(Error::new(format!(
-            "string at offset {off} is not terminated within the strings given so far"
-        ))),
+        Some(n) => (rest.get(..n).unwrap_or(&[]), true),
+        None => (rest, false),
     }
 }
 
 fn str_at(b: &[u8], off: u32) -> &[u8] {
-    let rest = b.get(off as usize..).unwrap_or(&[]);
-    let n = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
-    rest.get(..n).unwrap_or(&[])
+    string_at(b, off).0
+}
+
+/// The string at `off` of the input so far, or an error if its terminating
+/// NUL has not come yet (a piece may only use whole strings: the rest of
+/// the string could still change what it is).
+fn input_str(b: &[u8], off: u32) -> Result<&[u8]> {
+    match string_at(b, off) {
+        (s, true) => Ok(s),
+        (_, false) => Err(Error::new(format!(
+            "string at offset {off} is not terminated within the strings given so far"
+        ))),
+    }
 }
 
 fn str_hash(s: &[u8]) -> u64 {
@@ -96,7 +104,7 @@ impl Strings {
     /// (see [`Strings::leave_ident`]) and returns `false` otherwise.
     fn same(&mut self, off: u32) -> Result<bool> {
         let o = off as usize;
-        if off == 0 && self.input.first() == Some(&0) {
+        if off == 0 {
             return Ok(true);
         }
         if self
@@ -106,7 +114,7 @@ impl Strings {
         {
             return Ok(true);
         }
-        if o == self.ident_end && self.input.first() == Some(&0) {
+        if o == self.ident_end {
             let s = input_str(&self.input, off)?;
             if self.find(s).is_none() {
                 let end = o + s.len() + 1;
@@ -131,16 +139,12 @@ impl Strings {
         if !self.ident {
             return;
         }
-        // Without "" at offset 0 no string was taken in: the new section is
-        // then the initial one.
-        let end = match self.input.first() {
-            Some(0) => self.ident_end.min(self.input.len()),
-            _ => 0,
+        // The strings taken in, after the "" the input starts with; just
+        // "" (the initial section) when there are none.
+        self.out = match self.input.get(..self.ident_end) {
+            Some(met) if self.ident_end > 1 => met.to_vec(),
+            _ => vec![0],
         };
-        self.out = self.input.get(..end).unwrap_or(&[]).to_vec();
-        if self.out.is_empty() {
-            self.out.push(0);
-        }
         self.fin = vec![UNSET; self.input.len()];
         for (i, &w) in self.starts.iter().enumerate() {
             let mut w = w;
@@ -159,11 +163,10 @@ impl Strings {
     /// The new section, once every piece is in.
     fn into_section(mut self) -> Vec<u8> {
         if self.ident {
-            if self.input.first() != Some(&0) {
+            if self.input.is_empty() {
                 return vec![0];
             }
-            let end = self.ident_end.min(self.input.len());
-            self.input.truncate(end);
+            self.input.truncate(self.ident_end);
             self.input
         } else {
             self.out
@@ -280,6 +283,9 @@ impl Stream {
     /// so far: an error otherwise (and the stream is not to be used again).
     pub fn push(&mut self, words: &[u32], strings: &[u8]) -> Result<()> {
         self.strs.input.extend_from_slice(strings);
+        if self.strs.ident && self.strs.input.first().is_some_and(|&c| c != 0) {
+            self.strs.leave_ident();
+        }
         if !self.strs.ident {
             self.strs.fin.resize(self.strs.input.len(), UNSET);
         }

@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
             // The stream returns the model (`Btf`), which writes fields a
             // kind does not use (an ARRAY's size word) as 0.
             let model = btf::Btf::parse(&out).expect("output parses").to_bytes();
-            assert_eq!(streamed, model, "the stream differs from the one-shot dedup");
+            assert_eq!(
+                streamed, model,
+                "the stream differs from the one-shot dedup"
+            );
         }
     }
     if let Ok(out) = btf_dedup::dedup_raw(data, Some(base()), &opts) {
@@ -45,25 +48,20 @@ fuzz_target!(|data: &[u8]| {
 /// The stream's bytes for a raw blob (`None` where the stream refuses the
 /// input: a piece may refer only to itself and earlier pieces).
 fn streamed(data: &[u8]) -> Option<Vec<u8>> {
+    use btf::format::Words;
     let h = btf::format::Header::parse(data).ok()?;
-    let at = |off: u32, len: u32| {
-        let start = (h.hdr_len as usize).checked_add(off as usize)?;
+    let section = |start: u64, len: u32| {
+        let start = usize::try_from(start).ok()?;
         data.get(start..start.checked_add(len as usize)?)
     };
-    let types = at(h.type_off, h.type_len)?;
-    let strs = at(h.str_off, h.str_len)?;
-    let words: Vec<u32> = types
-        .chunks_exact(4)
-        .map(|c| {
-            let b = [c[0], c[1], c[2], c[3]];
-            match h.endian {
-                btf::Endian::Little => u32::from_le_bytes(b),
-                btf::Endian::Big => u32::from_be_bytes(b),
-            }
-        })
+    let types = btf::format::ByteWords::new(section(h.type_start(), h.type_len)?, h.endian);
+    let strs = section(h.str_start(), h.str_len)?;
+    let words: Vec<u32> = (0..types.len_words())
+        .filter_map(|i| types.word(i))
         .collect();
-    // A second piece from the first record boundary past half the words
-    // whose records refer only backwards; else one piece.
+    // Two pieces, split at the middle record and the middle of the strings;
+    // one piece when the stream refuses the first (a reference past it, or
+    // a string cut at the split).
     let mut offs = Vec::new();
     btf::format::walk_records(words.as_slice(), 0, 0, |o| {
         offs.push(o);
